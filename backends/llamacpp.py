@@ -1,0 +1,206 @@
+"""The embedded CPU default: a GGUF model through llama-cpp-python.
+
+We render chats with the GGUF's own chat template and drive the KV cache
+ourselves for yes/no and continuation scoring: only the tokens after the prefix
+shared with the previous prompt are decoded, and logits are requested only at the
+positions we read. Generation goes through llama-cpp-python's sampler and
+evaluates each prompt whole, so a fixed seed reproduces its samples.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from hypodisc.backends.base import ContinuationScore, Generation, GenerationParams, Prompt, Usage
+from hypodisc.backends.prefix import common_prefix_len, prefix_order
+from hypodisc.backends.yesno import p_yes, variant_token_ids
+from hypodisc.errors import BackendUnavailableError, ModelIntegrityError, PromptTooLongError
+
+
+def _log_softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = logits - logits.max()
+    return shifted - np.log(np.exp(shifted).sum())
+
+
+class LlamaCppBackend:
+    name = "llamacpp"
+
+    def __init__(self, model_path: str | Path, *, n_ctx: int = 4096, n_threads: int | None = None,
+                 n_batch: int = 512, seed: int = 0, model_name: str | None = None):
+        try:
+            import llama_cpp
+            from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+        except ImportError as exc:
+            raise BackendUnavailableError(
+                f"llama-cpp-python is not installed ({exc})",
+                fix="run `make install` (it builds and caches the wheel) or `pip install llama-cpp-python`",
+            ) from None
+        path = Path(model_path)
+        if not path.is_file():
+            raise BackendUnavailableError(f"no GGUF file at {path}", fix="pass a .gguf path or a registered model name")
+        self._llama_cpp = llama_cpp
+        try:
+            self._llm = llama_cpp.Llama(
+                model_path=str(path), n_ctx=n_ctx, n_batch=n_batch, n_threads=n_threads or os.cpu_count(),
+                seed=seed, verbose=False, logits_all=False,
+            )
+        except (ValueError, RuntimeError) as exc:
+            raise ModelIntegrityError(f"llama.cpp could not load {path}: {exc}",
+                                      fix="check that the file is a complete GGUF; reinstall it with `hypodisc models install NAME --force`") from None
+        self.model = model_name or path.name
+        self.usage = Usage()
+        self._seed = seed
+        self._n_vocab = self._llm.n_vocab()
+        meta = self._llm.metadata
+        template = meta.get("tokenizer.chat_template")
+        if not template:
+            raise BackendUnavailableError(f"{path.name} has no chat template in its GGUF metadata",
+                                          fix="use an instruct/chat GGUF")
+        vocab = self._llm._model
+        self._eos_text = self._piece(vocab.token_eos())
+        bos_id = vocab.token_bos()
+        self._formatter = Jinja2ChatFormatter(template=template, eos_token=self._eos_text,
+                                              bos_token=self._piece(bos_id) if bos_id >= 0 else "")
+        self._yes_ids, self._no_ids = variant_token_ids(
+            lambda s: self._tokenize(s, special=False), lambda t: self._piece(t))
+
+    # -- tokens ----------------------------------------------------------
+    @property
+    def context_length(self) -> int:
+        return self._llm.n_ctx()
+
+    def _piece(self, token: int) -> str:
+        return self._llm.detokenize([token], special=True).decode("utf-8", errors="replace")
+
+    def _tokenize(self, text: str, special: bool) -> list[int]:
+        return self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=special)
+
+    def render(self, prompt: Prompt) -> str:
+        """Chat -> text with the GGUF's template (assistant turn opened); text -> itself."""
+        if isinstance(prompt, str):
+            return prompt
+        return self._formatter(messages=list(prompt)).prompt
+
+    def _prompt_tokens(self, prompt: Prompt) -> list[int]:
+        # Chat templates spell special tokens (<|im_start|>) as text; raw prompts are data.
+        return self._tokenize(self.render(prompt), special=not isinstance(prompt, str))
+
+    def _check_fits(self, n: int, extra: int = 0, what: str = "prompt") -> None:
+        if n + extra > self.context_length:
+            raise PromptTooLongError(
+                f"{what} needs {n + extra} tokens but the context window is {self.context_length}",
+                fix="shorten the input or raise --n-ctx",
+            )
+
+    # -- KV cache --------------------------------------------------------
+    def _decode(self, tokens: list[int], want: set[int]) -> dict[int, np.ndarray]:
+        """Bring the cache to ``tokens``; return log-softmax rows at positions ``want``.
+
+        Reuses the prefix shared with what the cache holds, but always re-decodes
+        from the first wanted position so its logits are live.
+        """
+        llm = self._llm
+        cached = list(llm.input_ids[: llm.n_tokens])
+        start = min(common_prefix_len(cached, tokens), min(want) if want else len(tokens) - 1, len(tokens) - 1)
+        llm._ctx.kv_cache_seq_rm(-1, start, -1)
+        llm.n_tokens = start
+        rows: dict[int, np.ndarray] = {}
+        n_batch = llm.n_batch
+        for lo in range(start, len(tokens), n_batch):
+            chunk = tokens[lo: lo + n_batch]
+            batch = llm._batch
+            batch.set_batch(batch=chunk, n_past=lo, logits_all=False)
+            flagged = [i for i in range(len(chunk)) if lo + i in want]
+            for i in range(len(chunk)):
+                batch.batch.logits[i] = i in flagged
+            llm._ctx.decode(batch)
+            for i in flagged:
+                ptr = llm._ctx.get_logits_ith(i)
+                rows[lo + i] = _log_softmax(np.ctypeslib.as_array(ptr, shape=(self._n_vocab,)).astype(np.float64))
+            llm.input_ids[lo: lo + len(chunk)] = chunk
+            llm.n_tokens = lo + len(chunk)
+        llm._requires_eval = True
+        self.usage.prompt_tokens += len(tokens) - start
+        return rows
+
+    # -- protocol --------------------------------------------------------
+    def yes_no_probs(self, prompts: Sequence[Prompt]) -> list[float]:
+        token_lists = [self._prompt_tokens(p) for p in prompts]
+        for toks in token_lists:
+            self._check_fits(len(toks), what="yes/no prompt")
+        out = [0.0] * len(prompts)
+        yes, no = sorted(self._yes_ids), sorted(self._no_ids)
+        for i in prefix_order(token_lists):
+            toks = token_lists[i]
+            row = self._decode(toks, {len(toks) - 1})[len(toks) - 1]
+            out[i] = p_yes(row[yes].tolist(), row[no].tolist())
+        self.usage.calls += len(prompts)
+        self.usage.yes_no_judgments += len(prompts)
+        return out
+
+    def continuation_logprobs(self, contexts: Sequence[Prompt], continuations: Sequence[str]) -> list[ContinuationScore]:
+        if len(contexts) != len(continuations):
+            raise ValueError(f"{len(contexts)} contexts but {len(continuations)} continuations")
+        pairs = []
+        for ctx, cont in zip(contexts, continuations):
+            ctx_toks = self._prompt_tokens(ctx)
+            cont_toks = self._tokenize(cont, special=False)
+            if not ctx_toks or not cont_toks:
+                raise ValueError("context and continuation must each be at least one token")
+            self._check_fits(len(ctx_toks) + len(cont_toks), what="context plus continuation")
+            pairs.append((ctx_toks, cont_toks))
+        out: list[ContinuationScore | None] = [None] * len(pairs)
+        for i in prefix_order([c + k for c, k in pairs]):
+            ctx_toks, cont_toks = pairs[i]
+            full = ctx_toks + cont_toks
+            positions = range(len(ctx_toks) - 1, len(full) - 1)
+            rows = self._decode(full, set(positions))
+            out[i] = ContinuationScore(
+                tokens=[self._piece(t) for t in cont_toks],
+                logprobs=[float(rows[p][tok]) for p, tok in zip(positions, cont_toks)],
+            )
+        self.usage.calls += len(pairs)
+        return [o for o in out if o is not None]
+
+    def generate(self, prompts: Sequence[Prompt], params: GenerationParams) -> list[Generation]:
+        token_lists = [self._prompt_tokens(p) for p in prompts]
+        for toks in token_lists:
+            self._check_fits(len(toks), params.max_tokens, what="prompt plus max_tokens")
+        rng = random.Random(params.seed if params.seed is not None else self._seed)
+        out: list[Generation | None] = [None] * len(prompts)
+        for i in prefix_order(token_lists):
+            texts, n_prompt, n_completion = [], 0, 0
+            self._forget_cache()
+            for _ in range(params.n):
+                res = self._llm.create_completion(
+                    prompt=token_lists[i], max_tokens=params.max_tokens, temperature=params.temperature,
+                    top_p=params.top_p, stop=list(params.stop) or None, seed=rng.randrange(2**31),
+                )
+                texts.append(res["choices"][0]["text"])
+                n_prompt = res["usage"]["prompt_tokens"]
+                n_completion += res["usage"]["completion_tokens"]
+            self.usage.calls += params.n
+            self.usage.prompt_tokens += n_prompt
+            self.usage.completion_tokens += n_completion
+            out[i] = Generation(texts=texts, prompt_tokens=n_prompt, completion_tokens=n_completion)
+        return [o for o in out if o is not None]
+
+    def _forget_cache(self) -> None:
+        """Start the next prompt from an empty cache.
+
+        Logits depend slightly on how a prompt was split into batches, and a sample
+        at temperature > 0 can flip on that; evaluating every generation prompt
+        whole makes a seed reproduce the same samples whatever ran before.
+        """
+        self._llm._ctx.kv_cache_seq_rm(-1, 0, -1)
+        self._llm.n_tokens = 0
+
+    def close(self) -> None:
+        llm, self._llm = getattr(self, "_llm", None), None
+        if llm is not None:
+            llm.close()

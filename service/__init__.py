@@ -1,0 +1,1 @@
+"""HTTP service (FastAPI): durable async jobs for every workflow. Lands with the service issue."""

@@ -1,0 +1,116 @@
+"""Shared fixtures: real models from the local store, the vLLM environment, free ports.
+
+Models come from $HYPODISC_HOME (default ~/.cache/hypodisc); `make test` installs them
+first. Nothing here downloads from a hub.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from hypodisc.backends.store import ModelStore, hf_dir
+from hypodisc.backends.registry import get_spec
+
+HOME = Path(os.environ.get("HYPODISC_HOME", "~/.cache/hypodisc")).expanduser()
+REPO = Path(__file__).resolve().parents[1]
+HYPODISC = str(Path(sys.executable).with_name("hypodisc"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def run_cli(*args: str, env: dict | None = None, timeout: float = 600, cwd: str | Path | None = None):
+    """Run the installed ``hypodisc`` console script as a user would."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run([HYPODISC, *args], capture_output=True, text=True, timeout=timeout, env=full_env,
+                          cwd=cwd or "/tmp")
+
+
+@pytest.fixture(scope="session")
+def store() -> ModelStore:
+    return ModelStore(HOME)
+
+
+@pytest.fixture(scope="session")
+def smol(store):
+    """SmolLM2-135M through llama.cpp: fast, for plumbing; useless as a judge."""
+    from hypodisc.backends.llamacpp import LlamaCppBackend
+
+    backend = LlamaCppBackend(store.resolve("smollm2-135m"), n_ctx=2048, model_name="smollm2-135m")
+    yield backend
+    backend.close()
+
+
+@pytest.fixture(scope="session")
+def qwen(store):
+    """The embedded default, Qwen2.5-Coder-1.5B Q4_K_M through llama.cpp."""
+    from hypodisc.backends.llamacpp import LlamaCppBackend
+
+    backend = LlamaCppBackend(store.resolve("qwen2.5-coder-1.5b"), n_ctx=2048, model_name="qwen2.5-coder-1.5b")
+    yield backend
+    backend.close()
+
+
+@pytest.fixture(scope="session")
+def vllm_python() -> Path:
+    value = os.environ.get("HYPODISC_VLLM_PYTHON")
+    if not value:
+        pytest.skip("HYPODISC_VLLM_PYTHON is not set: `make test` builds the vLLM CPU env and sets it")
+    path = Path(value)
+    assert path.exists(), f"HYPODISC_VLLM_PYTHON={path} does not exist; run `make vllm-env`"
+    return path
+
+
+@pytest.fixture(scope="session")
+def smol_hf(store) -> Path:
+    target = hf_dir(store, get_spec("smollm2-135m"))
+    assert (target / "config.json").exists(), f"{target} missing; run `make vllm-env`"
+    return target
+
+
+VLLM_CPU_FLAGS = ["--gpu-memory-utilization", "0.3", "--max-model-len", "2048", "--enforce-eager"]
+
+
+@pytest.fixture(scope="session")
+def vllm_server(vllm_python, smol_hf):
+    """A real `vllm serve` of SmolLM2 (HF copy) on a free loopback port."""
+    port = free_port()
+    log = open(Path("/tmp") / f"hypodisc-vllm-serve-{port}.log", "w")
+    proc = subprocess.Popen(
+        [str(vllm_python.with_name("vllm")), "serve", str(smol_hf), "--host", "127.0.0.1", "--port", str(port),
+         "--served-model-name", "smollm2-135m", "--max-logprobs", "20", *VLLM_CPU_FLAGS],
+        stdout=log, stderr=subprocess.STDOUT, cwd="/tmp", start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}/v1"
+    deadline = time.monotonic() + 600
+    try:
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"vllm serve exited with {proc.returncode}; see {log.name}")
+            try:
+                if httpx.get(f"{base}/models", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"vllm serve did not come up in 600 s; see {log.name}")
+            time.sleep(2)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()

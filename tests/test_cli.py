@@ -1,0 +1,105 @@
+"""The console script as a user runs it: help everywhere, one clear error line, no tracebacks."""
+
+import json
+import shutil
+
+import pytest
+
+from hypodisc.backends.registry import get_spec
+
+from conftest import HOME, free_port, run_cli
+
+COMMANDS = [[], ["models"], ["models", "list"], ["models", "install"], ["models", "verify"], ["models", "path"],
+            ["models", "convert"], ["config"], ["generate"], ["verify"], ["demo"], ["backend-check"]]
+
+
+@pytest.mark.parametrize("cmd", COMMANDS, ids=lambda c: " ".join(c) or "root")
+def test_help(cmd):
+    res = run_cli(*cmd, "--help")
+    assert res.returncode == 0 and "Usage" in res.stdout, res.stderr
+
+
+def assert_one_clear_error(res, *needles):
+    assert res.returncode == 2, (res.stdout, res.stderr)
+    assert "Traceback" not in res.stderr
+    lines = [line for line in res.stderr.splitlines() if line.strip()]
+    assert lines[0].startswith("error: "), res.stderr
+    assert len(lines) <= 2 and (len(lines) == 1 or lines[1].startswith("fix: ")), res.stderr
+    for needle in needles:
+        assert needle in res.stderr, res.stderr
+
+
+def test_unknown_model():
+    assert_one_clear_error(run_cli("generate", "hi", "--model", "gpt-7"), "unknown model 'gpt-7'", "qwen2.5-coder-1.5b")
+
+
+def test_unknown_model_install():
+    assert_one_clear_error(run_cli("models", "install", "gpt-7"), "unknown model")
+
+
+def test_unreachable_server():
+    port = free_port()
+    res = run_cli("generate", "hi", "--backend", "openai", "--base-url", f"http://127.0.0.1:{port}/v1",
+                  env={"HYPODISC_MAX_RETRIES": "1"})
+    assert_one_clear_error(res, f"127.0.0.1:{port}", "start the server")
+
+
+def test_prompt_too_long():
+    res = run_cli("generate", "word " * 400, "--model", "smollm2-135m", "--n-ctx", "256")
+    assert_one_clear_error(res, "context window is 256", "--n-ctx")
+
+
+def test_corrupt_model_sha_mismatch(tmp_path):
+    spec = get_spec("smollm2-135m")
+    src = HOME / "models" / spec.name
+    dst = tmp_path / "models" / spec.name
+    dst.mkdir(parents=True)
+    shutil.copy(src / spec.filename, dst / spec.filename)
+    shutil.copy(src / "stamp.json", dst / "stamp.json")
+    with open(dst / spec.filename, "r+b") as fh:
+        fh.seek(4096)
+        fh.write(b"\0\0\0\0")
+    res = run_cli("generate", "hi", "--model", "smollm2-135m", "--home", str(tmp_path))
+    assert_one_clear_error(res, "corrupt", "models install smollm2-135m --force")
+
+
+def test_bad_config_value():
+    assert_one_clear_error(run_cli("config", "--backend", "tensorrt"), "backend")
+
+
+def test_empty_corpus(tmp_path):
+    empty = tmp_path / "a.txt"
+    empty.write_text("\n\n")
+    other = tmp_path / "b.txt"
+    other.write_text("one\ntwo\n")
+    res = run_cli("verify", str(empty), str(other), "-H", "is short.", "--model", "smollm2-135m")
+    assert_one_clear_error(res, "a.txt", "empty")
+
+
+def test_models_list_shows_installed():
+    res = run_cli("models")
+    assert res.returncode == 0, res.stderr
+    assert "qwen2.5-coder-1.5b (default)" in res.stdout and "smollm2-135m" in res.stdout
+
+
+def test_config_reports_precedence(tmp_path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('backend = "openai"\nn_ctx = 1024\n')
+    res = run_cli("config", "--config", str(cfg), "--n-ctx", "512", env={"HYPODISC_MODEL": "m-env"})
+    data = json.loads(res.stdout.split("\n", 1)[1])
+    assert (data["backend"], data["n_ctx"], data["model"]) == ("openai", 512, "m-env")
+
+
+def test_verify_writes_ranked_json(tmp_path):
+    a = tmp_path / "a.jsonl"
+    a.write_text("\n".join(json.dumps({"body": t}) for t in ["I love my cat.", "Dogs are great pets.", "My parrot talks."]))
+    b = tmp_path / "b.csv"
+    b.write_text("body\nThe bond market fell.\nTaxes rose again.\nThe bank cut rates.\n")
+    out = tmp_path / "r.json"
+    res = run_cli("verify", str(a), str(b), "-H", "mentions an animal.", "-H", "is about money.", "--field", "body",
+                  "--model", "smollm2-135m", "--json", str(out))
+    assert res.returncode == 0, res.stderr
+    data = json.loads(out.read_text())
+    assert [h["n_a"] for h in data["hypotheses"]] == [3, 3] and data["usage"]["yes_no_judgments"] == 12
+    vs = [h["validity"] for h in data["hypotheses"]]
+    assert vs == sorted(vs, reverse=True)

@@ -1,0 +1,59 @@
+"""The llama.cpp backend against the contract, on SmolLM2 (real model, fast)."""
+
+import pytest
+
+from hypodisc.backends import GenerationParams
+from hypodisc.backends.selfcheck import run_selfcheck
+from hypodisc.errors import PromptTooLongError
+
+from contract import assert_contract
+
+
+def test_selfcheck_satisfies_contract(smol):
+    assert_contract(run_selfcheck(smol))
+
+
+def test_chat_template_comes_from_the_gguf(smol):
+    text = smol.render([{"role": "user", "content": "hi"}])
+    assert "<|im_start|>user\nhi<|im_end|>" in text and text.endswith("<|im_start|>assistant\n")
+
+
+def test_prefix_reuse_does_not_change_scores(smol):
+    prompts = [[{"role": "user", "content": f"Is {x} a fruit? Answer Yes or No."}] for x in ("an apple", "a car", "a pear")]
+    batch = smol.yes_no_probs(prompts)
+    one_by_one = [smol.yes_no_probs([p])[0] for p in reversed(prompts)][::-1]
+    assert batch == pytest.approx(one_by_one, abs=1e-4)
+    a = smol.continuation_logprobs(["The sky is", "The sky is very"], [" blue", " dark"])
+    b = smol.continuation_logprobs(["The sky is very", "The sky is"], [" dark", " blue"])
+    assert a[0].logprobs == pytest.approx(b[1].logprobs, abs=1e-4)
+    assert a[1].logprobs == pytest.approx(b[0].logprobs, abs=1e-4)
+
+
+def test_sampling_params_are_per_call(smol):
+    prompt = [[{"role": "user", "content": "List three animals, one per line."}]]
+    free = smol.generate(prompt, GenerationParams(max_tokens=24))[0].texts[0]
+    smol.generate(prompt, GenerationParams(max_tokens=24, stop=("\n",), temperature=1.5, seed=3))
+    assert smol.generate(prompt, GenerationParams(max_tokens=24))[0].texts[0] == free
+
+
+def test_same_seed_same_samples(smol):
+    prompt = [[{"role": "user", "content": "Say a random word."}]]
+    params = GenerationParams(n=2, temperature=1.0, max_tokens=8, seed=7)
+    assert smol.generate(prompt, params)[0].texts == smol.generate(prompt, params)[0].texts
+
+
+def test_bad_params_are_refused():
+    with pytest.raises(ValueError, match="temperature"):
+        GenerationParams(n=3, temperature=0.0)
+    with pytest.raises(ValueError):
+        GenerationParams(max_tokens=0)
+
+
+def test_prompt_longer_than_context(smol):
+    long = [{"role": "user", "content": "word " * 3000}]
+    with pytest.raises(PromptTooLongError, match="context window is 2048"):
+        smol.yes_no_probs([long])
+    with pytest.raises(PromptTooLongError):
+        smol.generate([[{"role": "user", "content": "word " * 2030}]], GenerationParams(max_tokens=64))
+    with pytest.raises(PromptTooLongError):
+        smol.continuation_logprobs(["word " * 3000], [" end"])
