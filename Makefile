@@ -31,7 +31,7 @@ test-fast: models
 	$(VENV)/bin/pytest -m "not slow and not vllm" $(PYTEST_ARGS)
 
 bench: models vllm-env
-	HYPODISC_VLLM_PYTHON=$(HYPODISC_HOME)/vllm-venv/bin/python $(VENV)/bin/python bench/backends.py
+	HYPODISC_VLLM_PYTHON=$(HYPODISC_HOME)/vllm-venv/bin/python $(VENV)/bin/python bench/backends.py all
 
 clean:
 	rm -rf $(VENV) build *.egg-info

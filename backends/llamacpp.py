@@ -31,7 +31,7 @@ class LlamaCppBackend:
     name = "llamacpp"
 
     def __init__(self, model_path: str | Path, *, n_ctx: int = 4096, n_threads: int | None = None,
-                 n_batch: int = 512, seed: int = 0, model_name: str | None = None):
+                 n_batch: int = 512, seed: int = 0, model_name: str | None = None, reuse_prefix: bool = True):
         try:
             import llama_cpp
             from llama_cpp.llama_chat_format import Jinja2ChatFormatter
@@ -55,6 +55,7 @@ class LlamaCppBackend:
         self.model = model_name or path.name
         self.usage = Usage()
         self._seed = seed
+        self._reuse_prefix = reuse_prefix  # off only to measure what reuse saves
         self._n_vocab = self._llm.n_vocab()
         meta = self._llm.metadata
         template = meta.get("tokenizer.chat_template")
@@ -105,7 +106,7 @@ class LlamaCppBackend:
         from the first wanted position so its logits are live.
         """
         llm = self._llm
-        cached = list(llm.input_ids[: llm.n_tokens])
+        cached = list(llm.input_ids[: llm.n_tokens]) if self._reuse_prefix else []
         start = min(common_prefix_len(cached, tokens), min(want) if want else len(tokens) - 1, len(tokens) - 1)
         llm._ctx.kv_cache_seq_rm(-1, start, -1)
         llm.n_tokens = start

