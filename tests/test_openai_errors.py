@@ -18,3 +18,75 @@ def test_unreachable_server_names_url_and_is_bounded():
     assert f"127.0.0.1:{port}" in str(info.value) and "3 attempts" in str(info.value)
     assert "ConnectError" in str(info.value)
     assert time.monotonic() - t0 < 10  # 0.5 s + 1 s of back-off, bounded
+
+
+class _FlakyServer:
+    """A real HTTP server on loopback that fails the first ``fail`` requests with ``status``."""
+
+    def __init__(self, fail: int, status: int, body: dict):
+        import json
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        outer = self
+        self.requests = 0
+
+        class Handler(BaseHTTPRequestHandler):
+            def _reply(self):
+                outer.requests += 1
+                length = int(self.headers.get("content-length") or 0)
+                self.rfile.read(length)
+                code, payload = (status, {"error": "boom"}) if outer.requests <= fail else (200, body)
+                data = json.dumps(payload).encode()
+                self.send_response(code)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = _reply
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+
+
+MODELS_BODY = {"data": [{"id": "m", "max_model_len": 1234}]}
+
+
+def test_5xx_is_retried_then_succeeds():
+    server = _FlakyServer(fail=2, status=503, body=MODELS_BODY)
+    try:
+        backend = OpenAIBackend(server.url, "auto", max_retries=3)
+        assert backend.model == "m" and backend.context_length == 1234
+        assert server.requests == 4  # 2 failures, then /models twice (model, context length)
+    finally:
+        server.close()
+
+
+def test_5xx_gives_up_after_bounded_retries():
+    server = _FlakyServer(fail=100, status=500, body=MODELS_BODY)
+    try:
+        with pytest.raises(BackendUnavailableError, match="HTTP 500"):
+            OpenAIBackend(server.url, "auto", max_retries=1)
+        assert server.requests == 2
+    finally:
+        server.close()
+
+
+def test_4xx_is_not_retried_and_says_what_the_server_said():
+    from hypodisc.errors import BackendResponseError
+
+    server = _FlakyServer(fail=100, status=404, body=MODELS_BODY)
+    try:
+        with pytest.raises(BackendResponseError, match="HTTP 404"):
+            OpenAIBackend(server.url, "auto", max_retries=3)
+        assert server.requests == 1
+    finally:
+        server.close()
