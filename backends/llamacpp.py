@@ -116,11 +116,11 @@ class LlamaCppBackend:
             chunk = tokens[lo: lo + n_batch]
             batch = llm._batch
             batch.set_batch(batch=chunk, n_past=lo, logits_all=False)
-            flagged = [i for i in range(len(chunk)) if lo + i in want]
+            flagged = {i for i in range(len(chunk)) if lo + i in want}
             for i in range(len(chunk)):
                 batch.batch.logits[i] = i in flagged
             llm._ctx.decode(batch)
-            for i in flagged:
+            for i in sorted(flagged):
                 ptr = llm._ctx.get_logits_ith(i)
                 rows[lo + i] = _log_softmax(np.ctypeslib.as_array(ptr, shape=(self._n_vocab,)).astype(np.float64))
             llm.input_ids[lo: lo + len(chunk)] = chunk
