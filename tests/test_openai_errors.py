@@ -53,7 +53,10 @@ class _FlakyServer:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
-    def close(self):
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
         self.server.shutdown()
 
 
@@ -61,32 +64,23 @@ MODELS_BODY = {"data": [{"id": "m", "max_model_len": 1234}]}
 
 
 def test_5xx_is_retried_then_succeeds():
-    server = _FlakyServer(fail=2, status=503, body=MODELS_BODY)
-    try:
+    with _FlakyServer(fail=2, status=503, body=MODELS_BODY) as server:
         backend = OpenAIBackend(server.url, "auto", max_retries=3)
         assert backend.model == "m" and backend.context_length == 1234
         assert server.requests == 4  # 2 failures, then /models twice (model, context length)
-    finally:
-        server.close()
 
 
 def test_5xx_gives_up_after_bounded_retries():
-    server = _FlakyServer(fail=100, status=500, body=MODELS_BODY)
-    try:
+    with _FlakyServer(fail=100, status=500, body=MODELS_BODY) as server:
         with pytest.raises(BackendUnavailableError, match="HTTP 500"):
             OpenAIBackend(server.url, "auto", max_retries=1)
         assert server.requests == 2
-    finally:
-        server.close()
 
 
 def test_4xx_is_not_retried_and_says_what_the_server_said():
     from hypodisc.errors import BackendResponseError
 
-    server = _FlakyServer(fail=100, status=404, body=MODELS_BODY)
-    try:
+    with _FlakyServer(fail=100, status=404, body=MODELS_BODY) as server:
         with pytest.raises(BackendResponseError, match="HTTP 404"):
             OpenAIBackend(server.url, "auto", max_retries=3)
         assert server.requests == 1
-    finally:
-        server.close()
