@@ -34,8 +34,12 @@ class OpenAIBackend:
         self._max_retries = max_retries
         self._pool = ThreadPoolExecutor(max_workers=max_concurrency)
         self.usage = Usage()
-        self.model = self._pick_model() if model == "auto" else model
-        self._context_length = context_length or self._served_context_length() or 4096
+        served = self._served_models()
+        if model == "auto" and not served:
+            raise BackendResponseError(f"server at {self.base_url} lists no models", fix="pass --model")
+        self.model = served[0]["id"] if model == "auto" else model
+        advertised = next((m.get("max_model_len") for m in served if m.get("id") == self.model), None)
+        self._context_length = context_length or (advertised if isinstance(advertised, int) else 4096)
 
     # -- HTTP ------------------------------------------------------------
     def _request(self, method: str, path: str, body: dict | None = None) -> dict[str, Any]:
@@ -65,21 +69,12 @@ class OpenAIBackend:
     def _map(self, fn: Callable[[Any], T], items: Sequence[Any]) -> list[T]:
         return list(self._pool.map(fn, items))
 
-    def _pick_model(self) -> str:
-        data = self._request("GET", "/models").get("data") or []
-        if not data:
-            raise BackendResponseError(f"server at {self.base_url} lists no models", fix="pass --model")
-        return data[0]["id"]
-
-    def _served_context_length(self) -> int | None:
+    def _served_models(self) -> list[dict]:
+        """``/models`` once: it names the model for ``auto`` and, on vLLM, its context length."""
         try:
-            data = self._request("GET", "/models").get("data") or []
+            return self._request("GET", "/models").get("data") or []
         except BackendResponseError:
-            return None
-        for m in data:
-            if m.get("id") == self.model and isinstance(m.get("max_model_len"), int):
-                return m["max_model_len"]
-        return None
+            return []  # some servers have no /models; an explicit model name still works
 
     @property
     def context_length(self) -> int:

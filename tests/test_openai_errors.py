@@ -67,7 +67,7 @@ def test_5xx_is_retried_then_succeeds():
     with _FlakyServer(fail=2, status=503, body=MODELS_BODY) as server:
         backend = OpenAIBackend(server.url, "auto", max_retries=3)
         assert backend.model == "m" and backend.context_length == 1234
-        assert server.requests == 4  # 2 failures, then /models twice (model, context length)
+        assert server.requests == 3  # 2 failures, then one /models for both model and context length
 
 
 def test_5xx_gives_up_after_bounded_retries():
@@ -78,9 +78,14 @@ def test_5xx_gives_up_after_bounded_retries():
 
 
 def test_4xx_is_not_retried_and_says_what_the_server_said():
+    from hypodisc.backends.base import GenerationParams
     from hypodisc.errors import BackendResponseError
 
     with _FlakyServer(fail=100, status=404, body=MODELS_BODY) as server:
-        with pytest.raises(BackendResponseError, match="HTTP 404"):
+        with pytest.raises(BackendResponseError, match="lists no models"):
             OpenAIBackend(server.url, "auto", max_retries=3)
         assert server.requests == 1
+        backend = OpenAIBackend(server.url, "named", max_retries=3)  # no /models needed
+        with pytest.raises(BackendResponseError, match="HTTP 404"):
+            backend.generate(["hi"], GenerationParams(max_tokens=1))
+        assert server.requests == 3
