@@ -91,7 +91,7 @@ def run_one(args) -> dict:
     llm = build(args.backend, args.model, True, args.base_url, args.n_ctx)
     llm.generate(GEN_PROMPTS[:1], GenerationParams(max_tokens=8))  # warm-up
     before = llm.usage.snapshot()
-    gens, secs = timed(lambda: llm.generate(GEN_PROMPTS, GenerationParams(max_tokens=args.gen_tokens)))
+    _, secs = timed(lambda: llm.generate(GEN_PROMPTS, GenerationParams(max_tokens=args.gen_tokens)))
     used = llm.usage - before
     row["gen_tokens"] = used.completion_tokens
     row["gen_tokens_per_s"] = used.completion_tokens / secs
@@ -112,27 +112,6 @@ def run_one(args) -> dict:
         row["prefix_prompts"] = len(prompts)
     llm.close()
     return row
-
-
-def serve(vllm_python: Path, model_dir: str):
-    sys.path.insert(0, str(HERE.parent / "tests"))
-    from conftest import free_port, vllm_serve_cmd  # noqa: E402
-    import httpx
-
-    port = free_port()
-    proc = subprocess.Popen([*vllm_serve_cmd(vllm_python), model_dir, "--host", "127.0.0.1",
-                             "--port", str(port), "--served-model-name", "smollm2-135m", "--max-logprobs", "20",
-                             "--gpu-memory-utilization", "0.3", "--max-model-len", "2048", "--enforce-eager"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd="/tmp", start_new_session=True)
-    base = f"http://127.0.0.1:{port}/v1"
-    for _ in range(300):
-        try:
-            if httpx.get(base + "/models", timeout=2).status_code == 200:
-                return proc, base
-        except httpx.TransportError:
-            time.sleep(2)
-    proc.kill()
-    raise RuntimeError("vllm serve did not start")
 
 
 def run_all(args) -> None:
@@ -160,15 +139,15 @@ def run_all(args) -> None:
         from hypodisc.backends.store import ModelStore, hf_dir
         from hypodisc.config import load_settings
 
+        sys.path.insert(0, str(HERE.parent / "tests"))
+        from conftest import vllm_serve  # the tests' server start-up, so both run it the same way
+
         store = ModelStore(load_settings().home)
-        proc, base = serve(Path(vllm_python), str(hf_dir(store, get_spec("smollm2-135m"))))
-        try:
+        with vllm_serve(Path(vllm_python), hf_dir(store, get_spec("smollm2-135m"))) as base:
             print("[bench] openai -> vllm serve smollm2-135m", file=sys.stderr, flush=True)
             ns = argparse.Namespace(backend="openai", model="smollm2-135m (vllm serve)", base_url=base, n_ctx=2048,
                                     gen_tokens=args.gen_tokens, prefix_n=200)
             rows.append(run_one(ns))
-        finally:
-            proc.terminate()
     meta = {"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores", "python": platform.python_version(),
             "date": time.strftime("%Y-%m-%d")}
     (RESULTS / "backends.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))

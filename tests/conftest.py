@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -88,14 +89,17 @@ def vllm_serve_cmd(vllm_python: Path) -> list[str]:
 VLLM_CPU_FLAGS = ["--gpu-memory-utilization", "0.3", "--max-model-len", "2048", "--enforce-eager"]
 
 
-@pytest.fixture(scope="session")
-def vllm_server(vllm_python, smol_hf):
-    """A real `vllm serve` of SmolLM2 (HF copy) on a free loopback port."""
+@contextmanager
+def vllm_serve(vllm_python: Path, model_dir: Path, served_name: str = "smollm2-135m"):
+    """A real `vllm serve` on a free loopback port, up and answering /v1/models; yields its base URL.
+
+    Shared by the tests and the benchmark so both start the server the same way.
+    """
     port = free_port()
     log = open(Path("/tmp") / f"hypodisc-vllm-serve-{port}.log", "w")
     proc = subprocess.Popen(
-        [*vllm_serve_cmd(vllm_python), str(smol_hf), "--host", "127.0.0.1", "--port", str(port),
-         "--served-model-name", "smollm2-135m", "--max-logprobs", "20", *VLLM_CPU_FLAGS],
+        [*vllm_serve_cmd(vllm_python), str(model_dir), "--host", "127.0.0.1", "--port", str(port),
+         "--served-model-name", served_name, "--max-logprobs", "20", *VLLM_CPU_FLAGS],
         stdout=log, stderr=subprocess.STDOUT, cwd="/tmp", start_new_session=True,
     )
     base = f"http://127.0.0.1:{port}/v1"
@@ -120,3 +124,10 @@ def vllm_server(vllm_python, smol_hf):
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+@pytest.fixture(scope="session")
+def vllm_server(vllm_python, smol_hf):
+    """A real `vllm serve` of SmolLM2 (HF copy) for the openai backend tests."""
+    with vllm_serve(vllm_python, smol_hf) as base:
+        yield base
