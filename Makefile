@@ -5,7 +5,7 @@ DEFAULT_MODEL := qwen2.5-coder-1.5b
 VENV := .venv
 PYTEST_ARGS ?=
 
-.PHONY: install models vllm-env demo test test-fast bench clean
+.PHONY: install models vllm-env demo test test-fast bench bench-diff clean
 
 install:
 	@bash scripts/bootstrap.sh
@@ -13,6 +13,7 @@ install:
 models: install
 	$(VENV)/bin/hypodisc models install $(DEFAULT_MODEL)
 	$(VENV)/bin/hypodisc models install smollm2-135m
+	$(VENV)/bin/hypodisc models install minilm
 
 vllm-env: install
 	@bash scripts/vllm_env.sh
@@ -20,6 +21,7 @@ vllm-env: install
 ## The main job on the embedded default model.
 demo: install
 	$(VENV)/bin/hypodisc models install $(DEFAULT_MODEL)
+	$(VENV)/bin/hypodisc models install minilm
 	$(VENV)/bin/hypodisc demo
 
 ## Everything the tests need, then the whole suite (real models, real vLLM, real servers).
@@ -32,6 +34,10 @@ test-fast: models
 
 bench: models vllm-env
 	HYPODISC_VLLM_PYTHON=$(HYPODISC_HOME)/vllm-venv/bin/python $(VENV)/bin/python bench/backends.py all
+
+## Text-difference quality benchmark (hours on a 2-core CPU; see BENCHMARKS.md for the subsets we ran).
+bench-diff: models
+	$(VENV)/bin/python bench/diff_gold.py --out bench/results/diff_gold.json
 
 clean:
 	rm -rf $(VENV) build *.egg-info

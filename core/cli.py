@@ -228,28 +228,98 @@ def verify(a: Path, b: Path,
           _settings(backend, model, base_url, n_ctx, home, config), json_out, f"{a.name} vs {b.name}")
 
 
-DEMO_HYPOTHESES = [
-    "has a topic of technology.",
-    "has a topic of business.",
-    "has a topic of sports.",
-    "mentions a computer, software or the internet.",
-    "reports a company's profits, losses or share price.",
-]
+def _diff_progress(bar: Progress):
+    tasks: dict[str, int] = {}
+
+    def update(stage: str, done: int, total: int) -> None:
+        if stage not in tasks:
+            tasks[stage] = bar.add_task(stage, total=max(total, 1))
+        bar.update(tasks[stage], completed=done, total=max(total, 1))
+
+    return update
+
+
+def _run_diff(a_texts, b_texts, goal, cfg, settings, json_out: Path | None, title: str, null_check: bool = False):
+    from hypodisc.verifiers.embedding import load_embedder
+    from hypodisc.workflows import run_diff, run_null_check
+    from hypodisc.workflows.diff_report import print_diff
+
+    llm = _backend(settings)
+    with err.status("loading the sentence embedder (minilm)"):
+        embedder = load_embedder(settings.home)
+    try:
+        with _progress() as bar:
+            if null_check:
+                result = run_null_check(a_texts, cfg, backend=llm, embedder=embedder, progress=_diff_progress(bar))
+            else:
+                result = run_diff(a_texts, b_texts, goal, cfg, backend=llm, embedder=embedder,
+                                  progress=_diff_progress(bar))
+    finally:
+        llm.close()
+    print_diff(result, title, out, err)
+    if json_out:
+        json_out.write_text(result.model_dump_json(indent=2))
+        err.print(f"wrote {json_out}")
+    return result
+
+
+def _goal(goal: str | None, goal_json: Path | None):
+    from hypodisc.proposers.goal import ResearchGoal
+
+    if goal_json is None:
+        return goal
+    try:
+        return ResearchGoal.model_validate_json(goal_json.read_text())
+    except OSError as exc:
+        raise typer.BadParameter(f"cannot read {goal_json}: {exc}") from exc
+    except ValueError as exc:
+        raise HypodiscError(f"{goal_json} is not a valid research goal: {exc}",
+                            fix="use the fields dataset_description, generation, user, target, a_description, b_description")
+
+
+@app.command("diff")
+def diff(a: Path, b: Path,
+         goal: Annotated[Optional[str], typer.Option(help="research goal, free text")] = None,
+         goal_json: Annotated[Optional[Path], typer.Option("--goal-json", help="structured D5 goal (JSON file)")] = None,
+         top: Annotated[int, typer.Option("--top", help="hypotheses reported")] = 5,
+         candidates: Annotated[int, typer.Option(help="candidates asked of the proposer")] = 30,
+         field: Annotated[Optional[str], typer.Option(help="JSON/CSV field holding the text")] = None,
+         exhaustive: Annotated[bool, typer.Option(help="LLM-judge every candidate on every held-out text (no cascade, no early stopping)")] = False,
+         verifier: Annotated[Optional[str], typer.Option(help="cascade | exhaustive | embedding | proposer")] = None,
+         null_check: Annotated[bool, typer.Option("--null-check", help="A/A control: split A in two random halves, ignore B")] = False,
+         seed: Annotated[int, typer.Option(help="fixes splits, sampling and proposals")] = 0,
+         json_out: Annotated[Optional[Path], typer.Option("--json", help="write the full result as JSON")] = None,
+         backend: BackendOpt = None, model: ModelOpt = None, base_url: BaseUrlOpt = None,
+         n_ctx: NCtxOpt = None, home: HomeOpt = None, config: ConfigOpt = None):
+    """Discover what is more often true of corpus A than of corpus B (D5-style), with held-out statistics."""
+    from hypodisc.datasets import load_texts
+    from hypodisc.workflows import DiffConfig
+
+    mode = "exhaustive" if exhaustive else (verifier or "cascade")
+    cfg = DiffConfig(top_k=top, n_candidates=candidates, verifier=mode, seed=seed)
+    a_texts = load_texts(a, field)
+    b_texts = a_texts if null_check else load_texts(b, field)
+    title = f"A/A control on {a.name}" if null_check else f"{a.name} (A) vs {b.name} (B)"
+    _run_diff(a_texts, b_texts, _goal(goal, goal_json), cfg, _settings(backend, model, base_url, n_ctx, home, config),
+              json_out, title, null_check=null_check)
 
 
 @app.command("demo")
 def demo(json_out: Annotated[Optional[Path], typer.Option("--json", help="write results as JSON")] = None,
+         seed: Annotated[int, typer.Option(help="fixes splits, sampling and proposals")] = 0,
          backend: BackendOpt = None, model: ModelOpt = None, base_url: BaseUrlOpt = None,
          n_ctx: NCtxOpt = None, home: HomeOpt = None, config: ConfigOpt = None):
-    """Verify five hypotheses on a bundled real pair: AG News technology (A) vs business (B)."""
+    """A real diff job on a bundled pair: 40 AG News technology texts (A) vs 40 business texts (B)."""
     from hypodisc.datasets import demo_pair
+    from hypodisc.workflows import DiffConfig
 
     a, b = demo_pair()
-    ranked = _rank(a, b, DEMO_HYPOTHESES, _settings(backend, model, base_url, n_ctx, home, config), json_out,
-                   "AG News: technology (A) vs business (B)")
-    top = ranked[0].hypothesis
-    out.print(f"top hypothesis: {top!r}" + ("  (matches the gold difference)" if "technology" in top
-                                             or "computer" in top else "  (gold difference: technology)"))
+    # One proposer prompt and a short cascade keep the CPU demo to a few minutes.
+    cfg = DiffConfig(n_candidates=15, ranker_keep=6, top_k=3, seed=seed)
+    result = _run_diff(a, b, None, cfg, _settings(backend, model, base_url, n_ctx, home, config),
+                       json_out, "AG News: technology (A) vs business (B)")
+    if result.hypotheses:
+        out.print(f"top hypothesis: {result.hypotheses[0].hypothesis!r} (gold difference: 'has a topic of technology')")
 
 
 def main() -> None:

@@ -1,6 +1,6 @@
 """Small real corpora shipped with the package.
 
-``agnews_technology`` / ``agnews_business``: 12 AG News texts each, drawn with
+``agnews_technology`` / ``agnews_business``: 40 AG News texts each, drawn with
 seed 0 from the texts whose gold predicate (Zhong et al. 2024, nlparam) is
 "has a topic of technology." / "has a topic of business.".
 """

@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 : "${HYPODISC_HOME:=$HOME/.cache/hypodisc}"
 LLAMA_CPP_VERSION=0.3.36
+TORCH_VERSION=${HYPODISC_TORCH_VERSION:-2.13.0}
 PY=${PYTHON:-python3}
 mkdir -p "$HYPODISC_HOME/wheels"
 
@@ -20,8 +21,10 @@ want="$(cat pyproject.toml | sha256sum | cut -c1-16)-$LLAMA_CPP_VERSION"
 if [ ! -x .venv/bin/python ] || [ "$(cat $stamp 2>/dev/null)" != "$want" ]; then
   echo "[bootstrap] installing hypodisc into .venv"
   [ -x .venv/bin/python ] || "$PY" -m venv .venv
+  # torch first and pinned: 2.13.0 is the CPU build on disk; an unpinned torch would pull GBs of CUDA.
+  .venv/bin/pip install -q --disable-pip-version-check "torch==$TORCH_VERSION"
   .venv/bin/pip install -q --disable-pip-version-check --find-links "$HYPODISC_HOME/wheels" \
-    "llama-cpp-python==$LLAMA_CPP_VERSION" -e ".[test]"
+    "llama-cpp-python==$LLAMA_CPP_VERSION" "torch==$TORCH_VERSION" -e ".[test,embed]"
   echo "$want" > $stamp
 fi
 echo "[bootstrap] .venv ready"

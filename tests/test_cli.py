@@ -10,7 +10,7 @@ from hypodisc.backends.registry import get_spec
 from conftest import HOME, free_port, run_cli
 
 COMMANDS = [[], ["models"], ["models", "list"], ["models", "install"], ["models", "verify"], ["models", "path"],
-            ["models", "convert"], ["config"], ["generate"], ["verify"], ["demo"], ["backend-check"]]
+            ["models", "convert"], ["config"], ["generate"], ["verify"], ["demo"], ["backend-check"], ["diff"]]
 
 
 @pytest.mark.parametrize("cmd", COMMANDS, ids=lambda c: " ".join(c) or "root")
@@ -108,3 +108,49 @@ def test_verify_writes_ranked_json(tmp_path):
 def test_bad_sampling_params_are_one_line():
     res = run_cli("generate", "hi", "--model", "smollm2-135m", "--n", "3")
     assert_one_clear_error(res, "temperature")
+
+
+def test_diff_on_an_empty_corpus_is_one_clear_error(tmp_path):
+    empty, other = tmp_path / "empty.txt", tmp_path / "b.txt"
+    empty.write_text("")
+    other.write_text("\n".join(f"text {i}" for i in range(10)))
+    assert_one_clear_error(run_cli("diff", str(empty), str(other), "-m", "smollm2-135m"), "empty.txt")
+
+
+def test_diff_with_too_few_texts_is_one_clear_error(tmp_path):
+    a, b = tmp_path / "a.txt", tmp_path / "b.txt"
+    a.write_text("one\ntwo\nthree\n")
+    b.write_text("\n".join(f"text {i}" for i in range(10)))
+    assert_one_clear_error(run_cli("diff", str(a), str(b), "-m", "smollm2-135m", "--verifier", "embedding"),
+                           "corpus A has 3 non-empty texts")
+
+
+def test_diff_writes_the_documented_json(tmp_path):
+    from hypodisc.datasets import demo_pair
+
+    a, b = demo_pair()
+    pa, pb, out = tmp_path / "a.jsonl", tmp_path / "b.jsonl", tmp_path / "out.json"
+    pa.write_text("\n".join(json.dumps({"body": t}) for t in a[:16]))
+    pb.write_text("\n".join(json.dumps({"body": t}) for t in b[:16]))
+    res = run_cli("diff", str(pa), str(pb), "--field", "body", "-m", "smollm2-135m", "--candidates", "6",
+                  "--top", "2", "--seed", "5", "--goal", "find topic differences", "--json", str(out))
+    assert res.returncode == 0, res.stderr
+    assert "AUROC" in res.stdout and "cost:" in res.stdout
+    data = json.loads(out.read_text())
+    assert data["seed"] == 5 and data["goal"] == "find topic differences" and data["config"]["top_k"] == 2
+    for h in data["hypotheses"]:
+        assert {"hypothesis", "validity", "p_value", "q_value", "ci", "auroc", "n_a", "n_b", "support",
+                "counter_examples"} <= set(h)
+    assert {s["stage"] for s in data["cost"]["stages"]} >= {"propose", "screen", "confirm"}
+
+
+def test_null_check_runs_a_over_itself(tmp_path):
+    from hypodisc.datasets import demo_pair
+
+    a, _ = demo_pair()
+    pa = tmp_path / "a.txt"
+    pa.write_text("\n".join(t.replace("\n", " ") for t in a))
+    res = run_cli("diff", str(pa), str(pa), "--null-check", "--verifier", "embedding", "-m", "smollm2-135m",
+                  "--candidates", "6")
+    assert res.returncode == 0, res.stderr
+    assert "A/A control" in res.stdout

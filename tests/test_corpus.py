@@ -46,4 +46,4 @@ def test_missing_file(tmp_path):
 
 def test_bundled_demo_pair():
     a, b = demo_pair()
-    assert len(a) == len(b) == 12 and not set(a) & set(b)
+    assert len(a) == len(b) == 40 and not set(a) & set(b)

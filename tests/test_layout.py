@@ -7,7 +7,7 @@ from importlib import metadata
 
 
 def test_subpackages_import():
-    for name in ("service", "proposers", "verifiers", "datasets", "backends"):
+    for name in ("service", "proposers", "verifiers", "datasets", "backends", "workflows"):
         mod = importlib.import_module(f"hypodisc.{name}")
         assert mod.__doc__
 
@@ -20,3 +20,13 @@ def test_no_top_level_datasets_package_is_installed():
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd="/tmp")
     origin = res.stdout.strip()
     assert origin == "none" or "site-packages" in origin, origin
+
+
+def test_embedder_loads_with_the_repo_root_on_sys_path():
+    """`python -c` from the checkout puts our datasets/ folder first on sys.path; HF imports must still work."""
+    from conftest import HOME, REPO
+
+    code = ("import sys, pathlib; from hypodisc.verifiers.embedding import load_embedder; "
+            f"e = load_embedder(pathlib.Path({str(HOME)!r})); print(e.encode(['hello']).shape)")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    assert res.returncode == 0 and "(1, 384)" in res.stdout, res.stderr[-2000:]

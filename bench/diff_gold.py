@@ -1,0 +1,107 @@
+"""Benchmark: recovery of gold predicates on nlparam one-vs-rest pairs, four verifier configs.
+
+For each pair the proposer runs once; the same candidates and the same seeded
+splits are then ranked four ways: proposer order, embedding ranker only, the LLM
+verifier on every candidate (exhaustive), and the cascade (ranker -> LLM with
+successive elimination -> confirmation). LLM configs run on --llm-pairs only
+(CPU time: ~1.6 s per judgment with the default model on 2 cores).
+
+    .venv/bin/python bench/diff_gold.py --out bench/results/diff_gold.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from gold_pairs import gold_pairs  # noqa: E402
+from recovery import EMB_THRESHOLD, emb_matches, llm_matches  # noqa: E402
+
+from hypodisc.backends import load_backend  # noqa: E402
+from hypodisc.config import load_settings  # noqa: E402
+from hypodisc.verifiers.embedding import load_embedder  # noqa: E402
+from hypodisc.workflows import DiffConfig, run_diff  # noqa: E402
+
+
+def summarize(res, backend, embedder, gold):
+    hyps = [h.hypothesis for h in res.hypotheses]
+    e = emb_matches(embedder, gold, hyps)
+    ll = llm_matches(backend, gold, hyps)
+    return {
+        "hypotheses": [h.model_dump(exclude={"support", "counter_examples"}) for h in res.hypotheses],
+        "emb_match": [round(x, 3) for x in e], "llm_match": [round(x, 3) for x in ll],
+        "top1_emb": bool(e and e[0] >= EMB_THRESHOLD), "top5_emb": any(x >= EMB_THRESHOLD for x in e[:5]),
+        "top1_llm": bool(ll and ll[0] >= 0.5), "top5_llm": any(x >= 0.5 for x in ll[:5]),
+        "cost": res.cost.total.model_dump(), "stages": [s.model_dump() for s in res.cost.stages],
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--n-per-side", type=int, default=40)
+    ap.add_argument("--pairs", default="all", help="comma-separated names like agnews/0, or 'all'")
+    ap.add_argument("--llm-pairs", default="", help="pairs that also run the LLM configs (cascade, exhaustive)")
+    ap.add_argument("--exhaustive-pairs", default="", help="pairs that also run the exhaustive LLM config")
+    ap.add_argument("--candidates", type=int, default=15)
+    ap.add_argument("--max-chars", type=int, default=400)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", type=Path, default=Path("bench/results/diff_gold.json"))
+    args = ap.parse_args()
+
+    settings = load_settings()
+    backend = load_backend(settings)
+    embedder = load_embedder(settings.home)
+    pairs = gold_pairs(n_per_side=args.n_per_side, seed=args.seed, max_chars=args.max_chars)
+    if args.pairs != "all":
+        want = set(args.pairs.split(","))
+        pairs = [p for p in pairs if p.name in want]
+    llm_pairs = set(filter(None, args.llm_pairs.split(",")))
+    exh_pairs = set(filter(None, args.exhaustive_pairs.split(",")))
+    results = json.loads(args.out.read_text()) if args.out.exists() else {"pairs": {}}
+    results["args"] = {k: str(v) for k, v in vars(args).items()}
+    results["backend"], results["model"] = backend.name, backend.model
+    base = dict(n_candidates=args.candidates, per_prompt=15, top_k=5, seed=args.seed, judge_max_chars=args.max_chars)
+    for pair in pairs:
+        rec = results["pairs"].get(pair.name, {"predicate": pair.predicate, "n_a": len(pair.a), "n_b": len(pair.b)})
+        t0 = time.perf_counter()
+        try:
+            if "proposer" not in rec:
+                res = run_diff(pair.a, pair.b, None, DiffConfig(verifier="proposer", **base), backend=backend,
+                               embedder=embedder)
+                rec["candidates"] = [c.hypothesis for c in res.candidates]
+                rec["separability"] = res.separability.model_dump()
+                rec["proposer"] = summarize(res, backend, embedder, pair.predicate)
+            cands = rec["candidates"]
+            if "embedding" not in rec:
+                res = run_diff(pair.a, pair.b, None, DiffConfig(verifier="embedding", **base), backend=backend,
+                               embedder=embedder, candidates=cands)
+                rec["embedding"] = summarize(res, backend, embedder, pair.predicate)
+            if pair.name in llm_pairs and "cascade" not in rec:
+                res = run_diff(pair.a, pair.b, None, DiffConfig(verifier="cascade", ranker_keep=6, screen_batch=7,
+                                                                **base),
+                               backend=backend, embedder=embedder, candidates=cands)
+                rec["cascade"] = summarize(res, backend, embedder, pair.predicate)
+                rec["cascade"]["candidates"] = [c.model_dump() for c in res.candidates]
+            if pair.name in exh_pairs and "exhaustive" not in rec:
+                res = run_diff(pair.a, pair.b, None, DiffConfig(verifier="exhaustive", **base), backend=backend,
+                               embedder=embedder, candidates=cands)
+                rec["exhaustive"] = summarize(res, backend, embedder, pair.predicate)
+        except Exception as exc:  # a degenerate pair (e.g. 3 positives) is recorded, not fatal
+            rec["error"] = f"{type(exc).__name__}: {exc}"
+        rec["wall_s"] = round(rec.get("wall_s", 0) + time.perf_counter() - t0, 1)
+        results["pairs"][pair.name] = rec
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(results, indent=1))
+        tops = {k: rec[k]["hypotheses"][0]["hypothesis"] for k in ("proposer", "embedding", "cascade", "exhaustive")
+                if k in rec and rec[k]["hypotheses"]}
+        print(f"{pair.name:12s} {pair.predicate:45s} {rec['wall_s']:7.1f}s {rec.get('error', '')} {tops}", flush=True)
+    backend.close()
+
+
+if __name__ == "__main__":
+    main()

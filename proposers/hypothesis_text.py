@@ -1,0 +1,111 @@
+"""Turn a proposer's raw reply into clean single-text predicates.
+
+A verifier judges one text at a time, so a hypothesis must be a property of a
+single text ("mentions a lawsuit"), never a comparison ("more formal than group
+B") or a statement about the groups. Comparatives are rewritten; anything that
+still names the groups is dropped.
+"""
+
+from __future__ import annotations
+
+import re
+
+_BULLET = re.compile(r"^\s*(?:[-*\u2022\u2013>]+|\(?\d{1,3}[.):]|\(?[a-zA-Z][.)])\s+")
+_QUOTES = "\"'`\u201c\u201d\u2018\u2019"
+_GROUP = re.compile(
+    r"\b(group|corpus|corpora|set|class|dataset|collection|side)\s*[ab12]\b|\bgroups?\b|\bcorpus [ab]\b"
+    r"|\b(?:text|sample)s? (?:a|b)\b|\bthe other\b|\bin contrast\b",
+    re.IGNORECASE,
+)
+_THAN_TAIL = re.compile(r"\s+(?:than|compared (?:to|with)|relative to|versus|vs\.?)\b.*$", re.IGNORECASE)
+_MORE = re.compile(r"\b(?:more|less|fewer)\s+(?:often\s+|frequently\s+|likely\s+(?:to\s+)?)?", re.IGNORECASE)
+_SUBJECT = re.compile(
+    r"^(?:(?:the|most|many|all)\s+)?(?:group\s*a|corpus\s*a|a)?\s*(?:samples?|texts?|sentences?|documents?|ones)?\s*"
+    r"(?:in\s+group\s*a\s*)?(?=(?:tend|often|usually|frequently|typically|generally|mostly|are|is|have|has|"
+    r"mention|discuss|describe|use|focus|contain|include|talk|refer|express|report|involve|feature)\b)",
+    re.IGNORECASE)
+_CONTRAST_TAIL = re.compile(r",?\s+(?:while|whereas|but|unlike|as opposed to)\b.*$", re.IGNORECASE)
+_HEDGE = re.compile(r"^(?:they|these texts|the texts|texts|samples)\s+(?=\w)", re.IGNORECASE)
+_LEADS = re.compile(r"^(?:tends? to|often|frequently|usually|typically|generally|mostly)\s+", re.IGNORECASE)
+_HEADER = re.compile(r"^(?:here (?:are|is)|sure|hypothes[ie]s|properties|answer|output)\b.*:?$", re.IGNORECASE)
+_MAX_WORDS = 16  # D5-style fragments are short; longer replies are rambling prose
+
+
+def _strip_bullets(line: str) -> str:
+    while _BULLET.match(line):  # "- 1. item", "- - item"
+        line = _BULLET.sub("", line, count=1)
+    return line
+
+
+def parse_bullets(reply: str) -> list[str]:
+    """Lines that look like list items; prose lines are kept only if nothing is bulleted."""
+    lines = [ln for ln in reply.replace("\r", "").split("\n") if ln.strip()]
+    bulleted = [_strip_bullets(ln) for ln in lines if _BULLET.match(ln)]
+    items = bulleted if bulleted else lines
+    return [it.strip() for it in items if it.strip() and not _HEADER.match(it.strip())]
+
+
+def _third_person(verb: str) -> str:
+    """'mention' -> 'mentions' for the predicate's first word when it came out plural."""
+    irregular = {"are": "is", "have": "has", "do": "does", "focus": "focuses", "discuss": "discusses"}
+    if verb.lower() in irregular:
+        return irregular[verb.lower()]
+    if verb.endswith(("s", "ed", "ing")) or len(verb) < 3:
+        return verb
+    if verb.endswith(("sh", "ch", "x", "z")):
+        return verb + "es"
+    return verb + "s"
+
+
+_PLURAL_VERBS = {"mention", "discuss", "describe", "use", "contain", "include", "talk", "refer", "express", "tend",
+                 "focus", "report", "involve", "feature", "are", "have", "do", "cover", "reference", "criticize",
+                 "announce", "ask", "praise", "complain", "emphasize", "highlight", "address", "explain"}
+
+
+def _looks_like_verb(word: str) -> bool:
+    w = word.lower()
+    return w in {"is", "has", "uses", "was", "does", "can", "contains"} or (w.isalpha() and w.endswith("s") and len(w) > 3)
+
+
+def clean_hypothesis(raw: str) -> str | None:
+    """Normalise one candidate; None if it cannot be made a single-text property."""
+    h = re.sub(r"\*\*|__", "", raw.strip())              # markdown bold
+    h = re.sub(r"^[\"\u201c][^\"\u201d]{3,}[\"\u201d]\s*(?::|-|\u2013)?\s*", "", h)  # a quoted sample, then its property
+    h = h.strip().strip(_QUOTES).strip()
+    h = re.sub(r"^(?:property|hypothesis)\s*\d*\s*:\s*", "", h, flags=re.IGNORECASE)
+    h = re.sub(r"\s+[-\u2013\u2014]\s+.*$", "", h)       # "is about X - for example ..."
+    h = re.sub(r"\s*\((?:e\.g\.|eg|for example|i\.e\.)[^)]*\)|,?\s+(?:e\.g\.|for example)\s.*$", "", h, flags=re.I)
+    h = re.sub(r"\s*\([^()]*\)\s*\.?$", "", h)              # trailing "(Microsoft, Google, etc.)"
+    h = _CONTRAST_TAIL.sub("", h)
+    h = _THAN_TAIL.sub("", h)
+    h = _SUBJECT.sub("", h, count=1)
+    h = _HEDGE.sub("", h)
+    h = _LEADS.sub("", h)
+    h = _MORE.sub("", h)
+    h = re.sub(r"\s+", " ", h).strip(" .;:,").strip(_QUOTES).strip()
+    if sum(h.count(q) for q in '"\u201c\u201d') % 2:  # an unbalanced quote left by a clipped sample
+        h = re.sub('["\u201c\u201d]', "", h)
+    if not h or _GROUP.search(h):
+        return None
+    words = h.split()
+    if len(words) < 2 or len(words) > _MAX_WORDS:
+        return None
+    if words[0].lower() in _PLURAL_VERBS:
+        words[0] = _third_person(words[0].lower())
+    if not _looks_like_verb(words[0]):
+        return None  # a title, a noun phrase or a truncated sample, not a property
+    h = " ".join(words)
+    return h[0].lower() + h[1:]
+
+
+def clean_all(replies: list[str]) -> list[str]:
+    """Every usable, exactly-unique candidate from a list of replies, in order."""
+    seen: set[str] = set()
+    out: list[str] = []
+    for reply in replies:
+        for item in parse_bullets(reply):
+            h = clean_hypothesis(item)
+            if h and h.lower() not in seen:
+                seen.add(h.lower())
+                out.append(h)
+    return out

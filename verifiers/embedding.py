@@ -1,0 +1,110 @@
+"""Sentence embeddings (all-MiniLM-L6-v2 from the local model store) and the cheap ranker.
+
+The ranker scores a (hypothesis, text) pair by cosine similarity of their
+embeddings. It is ~100x cheaper than an LLM judgment, so the cascade uses it to
+decide which candidates are worth the LLM's time; the same embeddings feed the
+representative-sample classifier and near-duplicate removal.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from hypodisc.errors import BackendUnavailableError
+
+DEFAULT_EMBEDDER = "minilm"
+
+
+def _without_repo_root_on_path():
+    """sys.path minus any entry that is this source checkout's root.
+
+    The checkout has a top-level ``datasets/`` folder (installed as ``hypodisc.datasets``);
+    with the repo root on sys.path (``python -c`` run from it) that folder shadows Hugging
+    Face ``datasets`` and breaks the sentence-transformers import.
+    """
+    root = Path(__file__).resolve().parents[1]
+    shadowing = {"", ".", str(root)} if Path.cwd().resolve() == root else {str(root)}
+    return [p for p in sys.path if p not in shadowing]
+
+
+class Embedder:
+    """Unit-norm sentence embeddings from a local sentence-transformers directory (never the hub)."""
+
+    def __init__(self, path: str | Path, batch_size: int = 32, cache_size: int = 50_000):
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+        saved = sys.path[:]
+        sys.path[:] = _without_repo_root_on_path()
+        try:
+            from sentence_transformers import SentenceTransformer
+            from transformers.utils import logging as hf_logging
+        except ImportError as exc:  # pragma: no cover - depends on the install
+            raise BackendUnavailableError("sentence-transformers is not installed",
+                                          fix="pip install 'hypodisc[embed]' (and torch==2.13.0 on CPU)") from exc
+        finally:
+            sys.path[:] = saved
+        hf_logging.disable_progress_bar()  # no "Loading weights" bars in CLI output
+        self.path = Path(path)
+        self.model = SentenceTransformer(str(self.path), device="cpu", local_files_only=True)
+        self.batch_size = batch_size
+        self.calls = 0  # texts actually embedded (cache misses), for cost accounting
+        self.cache_size = cache_size
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def encode(self, texts: Sequence[str], progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+        """Embeddings in input order; texts seen recently come from an LRU cache (stages re-embed the same splits)."""
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        with self._lock:  # one torch model shared by every job in a process
+            todo = list(dict.fromkeys(t for t in texts if t not in self._cache))
+            for lo in range(0, len(todo), self.batch_size * 4):
+                chunk = todo[lo: lo + self.batch_size * 4]
+                vecs = self.model.encode(chunk, batch_size=self.batch_size, normalize_embeddings=True,
+                                         convert_to_numpy=True, show_progress_bar=False).astype(np.float32)
+                for t, v in zip(chunk, vecs):
+                    self._cache[t] = v
+                self.calls += len(chunk)
+                if progress:
+                    progress(min(lo + len(chunk), len(todo)), len(todo))
+            out = np.stack([self._cache[t] for t in texts])
+            for t in texts:
+                self._cache.move_to_end(t)
+            while len(self._cache) > self.cache_size:
+                self._cache.popitem(last=False)
+        return out
+
+    @property
+    def dim(self) -> int:
+        return int(self.model.get_sentence_embedding_dimension())
+
+
+@lru_cache(maxsize=4)
+def load_embedder(home: Path, name: str = DEFAULT_EMBEDDER) -> Embedder:
+    """Verified local embedder, loaded once per process (the service shares it across jobs)."""
+    from hypodisc.backends.store import ModelStore
+
+    return Embedder(ModelStore(home).resolve(name))
+
+
+def similarity(hyp_emb: np.ndarray, text_emb: np.ndarray) -> np.ndarray:
+    """Cosine similarity matrix (hypotheses x texts); inputs are unit-norm."""
+    return hyp_emb @ text_emb.T
+
+
+def greedy_dedupe(items: Sequence[str], emb: np.ndarray, threshold: float) -> list[int]:
+    """Indices of items kept, in order, dropping any within ``threshold`` cosine of an earlier keeper."""
+    kept: list[int] = []
+    for i in range(len(items)):
+        if not kept or float(np.max(emb[kept] @ emb[i])) < threshold:
+            kept.append(i)
+    return kept

@@ -1,0 +1,290 @@
+"""Text-difference discovery (D5/D3): what is more often true of corpus A than of corpus B?
+
+Pipeline, each step on its own data so reported statistics are honest:
+1. split each corpus at random (seeded) into proposal / screen / confirm parts;
+2. rank proposal texts by how typical they are (cross-validated classifier);
+3. the LLM proposes candidates from percentile bands of typical texts;
+4. near-duplicates are dropped by embedding similarity;
+5. the cascade: an embedding ranker keeps the most promising candidates, the
+   LLM judge screens them with successive elimination, and the survivors are
+   judged once more on the untouched confirm split, which alone yields the
+   reported validity, p-values, CIs and BH q-values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import stats
+
+from hypodisc.backends.base import LLMBackend
+from hypodisc.errors import HypodiscError
+from hypodisc.proposers.goal import Goal, render_goal
+from hypodisc.proposers.llm_proposer import ProposerConfig, prompts_needed, propose
+from hypodisc.proposers.representative import Separability, separability, tfidf_features
+from hypodisc.verifiers.embedding import Embedder, greedy_dedupe, similarity
+from hypodisc.verifiers.llm_judge import LLMJudge
+from hypodisc.verifiers.pair_stats import score_pair
+from hypodisc.verifiers.sequential import successive_elimination
+from hypodisc.workflows.cost import CostMeter
+from hypodisc.workflows.diff_models import (
+    Candidate,
+    DiffConfig,
+    DiffResult,
+    Example,
+    HypothesisResult,
+    Separation,
+    Splits,
+)
+
+#: progress(stage, done, total)
+Progress = Callable[[str, int, int], None]
+MIN_TEXTS_PER_SIDE = 6
+
+
+class DiffInputError(HypodiscError):
+    """The corpora cannot support a diff job (too few texts, empty texts...)."""
+
+
+def _check_corpus(name: str, texts: Sequence[str]) -> list[str]:
+    if not isinstance(texts, (list, tuple)) or any(not isinstance(t, str) for t in texts):
+        raise DiffInputError(f"corpus {name} must be a list of strings")
+    kept = [t for t in texts if t.strip()]
+    if len(kept) < MIN_TEXTS_PER_SIDE:
+        raise DiffInputError(
+            f"corpus {name} has {len(kept)} non-empty texts; a diff needs at least {MIN_TEXTS_PER_SIDE} per side "
+            "(some to show the proposer, some held out to test on)",
+            fix=f"give corpus {name} more texts")
+    return kept
+
+
+def split_indices(n: int, cfg: DiffConfig, rng: np.random.Generator) -> tuple[list[int], list[int], list[int]]:
+    """(proposal, screen, confirm) indices; exhaustive/embedding modes use screen+confirm together."""
+    perm = rng.permutation(n).tolist()
+    n_prop = int(min(cfg.max_proposal_per_side, max(2, round(cfg.proposal_fraction * n))))
+    n_prop = min(n_prop, n - 4)
+    held = perm[n_prop:][: cfg.max_validation_per_side]
+    half = len(held) // 2
+    return perm[:n_prop], held[:half], held[half:]
+
+
+def _bh(p_values: list[float], m: int) -> list[float]:
+    """BH q-values of the given p-values among m tests in all (the rest count as p = 1)."""
+    if not p_values:
+        return []
+    padded = np.r_[np.asarray(p_values, float), np.ones(max(0, m - len(p_values)))]
+    return stats.false_discovery_control(padded, method="bh")[: len(p_values)].tolist()
+
+
+def _examples(texts: Sequence[str], scores: np.ndarray, k: int, clip: int = 400) -> list[Example]:
+    order = np.argsort(-scores, kind="stable")[:k]
+    return [Example(text=texts[i][:clip], score=round(float(scores[i]), 4)) for i in order]
+
+
+def _noop(stage: str, done: int, total: int) -> None:
+    pass
+
+
+@dataclass
+class _Job:
+    """What every exit of run_diff needs to build its DiffResult."""
+
+    cfg: DiffConfig
+    goal: Goal | None
+    backend: LLMBackend | None
+    meter: CostMeter
+    sep: Separability | None = None
+    splits: Splits | None = None
+    cands: list[str] = field(default_factory=list)
+    records: list[Candidate] = field(default_factory=list)
+    replies: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def run_diff(a: Sequence[str], b: Sequence[str], goal: Goal | None = None, config: DiffConfig | None = None, *,
+             backend: LLMBackend | None, embedder: Embedder | None, candidates: Sequence[str] | None = None,
+             progress: Progress | None = None) -> DiffResult:
+    """Discover what is more often true of ``a`` than of ``b``.
+
+    ``candidates`` skips the proposer (re-ranking given hypotheses, as the benchmark does).
+    """
+    cfg = config or DiffConfig()
+    progress = progress or _noop
+    a, b = _check_corpus("A", a), _check_corpus("B", b)
+    needs_llm = candidates is None or cfg.verifier in ("cascade", "exhaustive")
+    if needs_llm and backend is None:
+        raise DiffInputError(f"the {cfg.verifier} verifier needs an LLM backend")
+    if embedder is None and (cfg.features == "embedding" or cfg.verifier in ("cascade", "embedding")):
+        raise DiffInputError("this configuration needs the sentence embedder (features=embedding or an embedding ranker)")
+    job = _Job(cfg, goal, backend, CostMeter(backend, embedder))
+    meter, warnings = job.meter, job.warnings
+    rng = np.random.default_rng(cfg.seed)
+
+    with meter.stage("split"):
+        prop_a, scr_a, con_a = split_indices(len(a), cfg, rng)
+        prop_b, scr_b, con_b = split_indices(len(b), cfg, rng)
+        pa_texts, pb_texts = [a[i] for i in prop_a], [b[i] for i in prop_b]
+        if cfg.verifier == "cascade":
+            val_a, val_b = [a[i] for i in con_a], [b[i] for i in con_b]
+        else:  # one held-out set, judged in full
+            val_a, val_b = [a[i] for i in scr_a + con_a], [b[i] for i in scr_b + con_b]
+        scr_a_t, scr_b_t = [a[i] for i in scr_a], [b[i] for i in scr_b]
+        job.splits = Splits(proposal_a=len(prop_a), proposal_b=len(prop_b), screen_a=len(scr_a), screen_b=len(scr_b),
+                            confirm_a=len(con_a), confirm_b=len(con_b))
+
+    with meter.stage("represent"):
+        progress("representative samples", 0, 1)
+        if cfg.features == "embedding":
+            xa, xb = embedder.encode(pa_texts), embedder.encode(pb_texts)
+        else:
+            xa, xb = tfidf_features(pa_texts, pb_texts)
+        sep = job.sep = separability(xa, xb, seed=cfg.seed, features=cfg.features)
+        progress("representative samples", 1, 1)
+        if sep.cv_auroc < 0.6:
+            warnings.append(f"the corpora are barely distinguishable (cross-validated AUROC {sep.cv_auroc:.2f}); "
+                            "expect weak or no hypotheses")
+
+    if candidates is None:
+        with meter.stage("propose"):
+            per_prompt = min(cfg.per_prompt, cfg.n_candidates)
+            pcfg = ProposerConfig(n_prompts=prompts_needed(cfg.n_candidates, per_prompt), per_prompt=per_prompt,
+                                  samples_per_side=cfg.samples_per_side, sample_chars=cfg.sample_chars,
+                                  temperature=cfg.proposer_temperature)
+            proposal = propose(backend, pa_texts, pb_texts, sep.order_a(), sep.order_b(), goal, pcfg, cfg.seed,
+                               progress=lambda d, t: progress("proposing", d, t))
+            cands = proposal.candidates
+            job.replies = proposal.raw_replies
+    else:
+        cands = [c.strip() for c in candidates if c.strip()]
+    if not cands:
+        raise DiffInputError("the proposer returned no usable hypotheses",
+                             fix="try a larger model, another seed, or pass candidate hypotheses")
+
+    with meter.stage("dedupe"):
+        if embedder is not None and cfg.dedupe_threshold < 1.0:
+            cand_emb = embedder.encode(cands)
+            keep = greedy_dedupe(cands, cand_emb, cfg.dedupe_threshold)
+            if len(keep) < len(cands):
+                cands, cand_emb = [cands[i] for i in keep], cand_emb[keep]
+        else:
+            cand_emb = None
+    records = [Candidate(hypothesis=h, stage_reached="proposed") for h in cands]
+    job.cands, job.records = cands, records
+    judge = LLMJudge(backend, max_text_chars=cfg.judge_max_chars) if backend is not None else None
+
+    # --- ranking and verification -------------------------------------------------------------
+    if cfg.verifier == "proposer":
+        chosen = list(range(len(cands)))[: cfg.top_k]
+        hyps = [HypothesisResult(hypothesis=cands[i]) for i in chosen]
+        return _result(job, hyps, "none")
+
+    if cfg.verifier == "embedding":
+        with meter.stage("rank"):
+            ta, tb = embedder.encode(val_a), embedder.encode(val_b)
+            sa, sb = similarity(cand_emb, ta), similarity(cand_emb, tb)
+        scored = list(range(len(cands)))
+        return _final(job, scored, sa, sb, val_a, val_b, "cosine")
+
+    if cfg.verifier == "exhaustive":
+        with meter.stage("confirm"):
+            total = len(cands) * (len(val_a) + len(val_b))
+            pa = judge.score(cands, val_a, progress=lambda d, t: progress("judging", d, total))
+            pb = judge.score(cands, val_b, progress=lambda d, t: progress("judging", len(cands) * len(val_a) + d, total))
+        for r in records:
+            r.stage_reached = "confirmed"
+        return _final(job, list(range(len(cands))), pa, pb, val_a, val_b, "p_yes", judge)
+
+    # cascade
+    with meter.stage("rank"):
+        progress("embedding ranker", 0, 1)
+        ea, eb = embedder.encode(scr_a_t), embedder.encode(scr_b_t)
+        sa, sb = similarity(cand_emb, ea), similarity(cand_emb, eb)
+        labels = np.r_[np.ones(len(scr_a_t)), np.zeros(len(scr_b_t))]
+        from sklearn.metrics import roc_auc_score
+        ranker_auroc = [float(roc_auc_score(labels, np.r_[sa[i], sb[i]])) for i in range(len(cands))]
+        order = sorted(range(len(cands)), key=lambda i: -ranker_auroc[i])
+        passed = order[: cfg.ranker_keep]
+        for i, r in enumerate(records):
+            r.ranker_auroc = round(ranker_auroc[i], 4)
+            if i in passed:
+                r.stage_reached = "ranked"
+        progress("embedding ranker", 1, 1)
+
+    with meter.stage("screen"):
+        clipped_a, clipped_b = scr_a_t, scr_b_t
+
+        def score_fn(active: list[int], ia: list[int], ib: list[int]):
+            hyps = [cands[passed[j]] for j in active]
+            pa = judge.score(hyps, [clipped_a[i] for i in ia]) if ia else np.zeros((len(hyps), 0))
+            pb = judge.score(hyps, [clipped_b[i] for i in ib]) if ib else np.zeros((len(hyps), 0))
+            return pa, pb
+
+        st = successive_elimination(len(passed), range(len(scr_a_t)), range(len(scr_b_t)), score_fn,
+                                    keep=cfg.top_k, batch=cfg.screen_batch, level=cfg.screen_level,
+                                    progress=lambda d, t: progress("screening (LLM)", d, t))
+        for j, i in enumerate(passed):
+            r = records[i]
+            r.stage_reached = "screened"
+            r.screen_validity = round(st.validity(j), 4)
+            r.screen_judgments = len(st.scores_a[j]) + len(st.scores_b[j])
+            r.eliminated_round = st.eliminated_at[j]
+        survivors = sorted(st.active, key=lambda j: -st.validity(j))[: cfg.top_k]
+        finalists = [passed[j] for j in survivors]
+
+    with meter.stage("confirm"):
+        hyps = [cands[i] for i in finalists]
+        total = len(hyps) * (len(val_a) + len(val_b))
+        pa = judge.score(hyps, val_a, progress=lambda d, t: progress("confirming (LLM)", d, total))
+        pb = judge.score(hyps, val_b, progress=lambda d, t: progress("confirming (LLM)", len(hyps) * len(val_a) + d, total))
+        for i in finalists:
+            records[i].stage_reached = "confirmed"
+    full_a = np.zeros((len(cands), len(val_a)))
+    full_b = np.zeros((len(cands), len(val_b)))
+    full_a[finalists], full_b[finalists] = pa, pb
+    return _final(job, finalists, full_a, full_b, val_a, val_b, "p_yes", judge)
+
+
+def _final(job: _Job, tested: list[int], sa: np.ndarray, sb: np.ndarray, val_a: Sequence[str], val_b: Sequence[str],
+           kind: str, judge: LLMJudge | None = None) -> DiffResult:
+    """Statistics on the held-out scores of the tested candidates; BH over every candidate."""
+    cfg, cands = job.cfg, job.cands
+    scores = [score_pair(cands[i], sa[i], sb[i]) for i in tested]
+    qs = _bh([s.p_value for s in scores], m=len(cands))
+    rows = []
+    for i, s, q in zip(tested, scores, qs):
+        rows.append(HypothesisResult(
+            hypothesis=s.hypothesis, validity=round(s.validity, 4), p_value=s.p_value, q_value=q,
+            ci=(round(s.ci[0], 4), round(s.ci[1], 4)), auroc=round(s.auroc, 4), mean_a=round(s.mean_a, 4),
+            mean_b=round(s.mean_b, 4), n_a=s.n_a, n_b=s.n_b, significant=bool(q < cfg.alpha and s.validity > 0),
+            support=_examples(val_a, sa[i], cfg.support_examples),
+            counter_examples=_examples(val_b, sb[i], cfg.support_examples)))
+    # cosine scores are not probabilities, so the ranker's order is by AUROC, the judge's by validity
+    rows.sort(key=(lambda r: -r.auroc) if kind == "cosine" else (lambda r: -r.validity))
+    if judge is not None and judge.truncated:
+        job.warnings.append(f"{judge.truncated} judged texts were longer than {cfg.judge_max_chars} characters "
+                            "and were clipped")
+    return _result(job, rows[: cfg.top_k], kind)
+
+
+def _result(job: _Job, rows: list[HypothesisResult], kind: str) -> DiffResult:
+    sep = job.sep
+    return DiffResult(
+        hypotheses=rows, candidates=job.records,
+        separability=Separation(cv_auroc=round(sep.cv_auroc, 4), verdict=sep.verdict, folds=sep.folds,
+                                features=sep.features),
+        splits=job.splits, goal=render_goal(job.goal) or None, config=job.cfg, seed=job.cfg.seed,
+        backend=getattr(job.backend, "name", None), model=getattr(job.backend, "model", None), score_kind=kind,
+        cost=job.meter.cost, proposer_replies=job.replies, warnings=job.warnings)
+
+
+def run_null_check(texts: Sequence[str], config: DiffConfig | None = None, *, backend, embedder,
+                   candidates: Sequence[str] | None = None, progress: Progress | None = None) -> DiffResult:
+    """A/A control: two random halves of one corpus. A sound pipeline reports nothing significant here."""
+    cfg = config or DiffConfig()
+    texts = _check_corpus("A", texts)
+    perm = np.random.default_rng([cfg.seed, 7]).permutation(len(texts))
+    half = len(texts) // 2
+    return run_diff([texts[i] for i in perm[:half]], [texts[i] for i in perm[half:]], None, cfg, backend=backend,
+                    embedder=embedder, candidates=candidates, progress=progress)

@@ -1,0 +1,116 @@
+"""Typed inputs and outputs of the text-difference workflow; the service's schemas come from these."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from hypodisc.proposers.goal import ResearchGoal
+from hypodisc.workflows.cost import Cost
+
+Verifier = Literal["cascade", "exhaustive", "embedding", "proposer"]
+
+
+class DiffConfig(BaseModel):
+    """Every knob of a diff job. Defaults suit the embedded CPU model; all are recorded in the result."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    top_k: int = Field(5, ge=1, le=100, description="hypotheses reported")
+    n_candidates: int = Field(30, ge=1, le=500, description="candidates asked of the proposer (before dedupe)")
+    per_prompt: int = Field(15, ge=1, le=60, description="candidates asked per proposer prompt")
+    samples_per_side: int = Field(10, ge=2, le=100, description="max samples per side in one proposer prompt")
+    sample_chars: int = Field(300, ge=50, le=4000, description="each proposer sample clipped to this many characters")
+    proposer_temperature: float = Field(0.7, ge=0.0, le=2.0)
+    verifier: Verifier = Field("cascade", description=(
+        "cascade: embedding ranker -> LLM successive elimination -> confirmation on a disjoint split; "
+        "exhaustive: LLM judges every candidate on every held-out text; embedding: cosine ranker only; "
+        "proposer: no verification (proposer order)"))
+    ranker_keep: int = Field(8, ge=1, le=500, description="cascade: candidates the embedding ranker passes to the LLM")
+    proposal_fraction: float = Field(0.3, gt=0.0, lt=1.0, description="share of each corpus shown to the proposer")
+    max_proposal_per_side: int = Field(40, ge=2, description="cap on the proposal split per side")
+    max_validation_per_side: int = Field(200, ge=2, description="cap on held-out texts judged per side")
+    screen_batch: int = Field(8, ge=1, description="cascade: texts per side judged per elimination round")
+    screen_level: float = Field(0.9, gt=0.5, lt=1.0, description="cascade: confidence level of elimination bounds")
+    dedupe_threshold: float = Field(0.9, gt=0.0, le=1.0, description="cosine above which candidates are duplicates")
+    features: Literal["embedding", "tfidf"] = Field("embedding", description="representative-sample classifier input")
+    judge_max_chars: int = Field(800, ge=50, description="texts clipped to this many characters for the judge")
+    support_examples: int = Field(3, ge=0, le=20)
+    alpha: float = Field(0.05, gt=0.0, lt=1.0, description="q-value threshold called significant")
+    seed: int = 0
+
+
+class DiffRequest(BaseModel):
+    """What a user submits: two corpora, an optional goal, and the config."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    a: list[str] = Field(..., description="corpus A: texts")
+    b: list[str] = Field(..., description="corpus B: texts")
+    goal: str | ResearchGoal | None = None
+    config: DiffConfig = DiffConfig()
+
+
+class Example(BaseModel):
+    text: str
+    score: float = Field(..., description="P(yes) from the judge, or cosine for the embedding verifier")
+
+
+class HypothesisResult(BaseModel):
+    hypothesis: str
+    validity: float | None = Field(None, description="mean score on A - mean score on B, held-out split")
+    p_value: float | None = Field(None, description="one-sided Welch t-test, A > B, held-out split")
+    q_value: float | None = Field(None, description="Benjamini-Hochberg over every candidate (untested count as p=1)")
+    ci: tuple[float, float] | None = Field(None, description="95% Welch interval for validity")
+    auroc: float | None = None
+    mean_a: float | None = None
+    mean_b: float | None = None
+    n_a: int = 0
+    n_b: int = 0
+    significant: bool = False
+    support: list[Example] = Field([], description="A texts that satisfy the hypothesis")
+    counter_examples: list[Example] = Field([], description="B texts that satisfy it too")
+
+
+class Candidate(BaseModel):
+    """Every candidate's fate, for auditing where the cascade spent and saved."""
+
+    hypothesis: str
+    stage_reached: Literal["proposed", "ranked", "screened", "confirmed"]
+    ranker_auroc: float | None = None
+    screen_validity: float | None = None
+    screen_judgments: int = 0
+    eliminated_round: int | None = None
+
+
+class Separation(BaseModel):
+    cv_auroc: float
+    verdict: str
+    folds: int
+    features: str
+
+
+class Splits(BaseModel):
+    proposal_a: int
+    proposal_b: int
+    screen_a: int
+    screen_b: int
+    confirm_a: int
+    confirm_b: int
+
+
+class DiffResult(BaseModel):
+    hypotheses: list[HypothesisResult]
+    candidates: list[Candidate]
+    separability: Separation
+    splits: Splits
+    goal: str | None
+    config: DiffConfig
+    seed: int
+    backend: str | None
+    model: str | None
+    score_kind: Literal["p_yes", "cosine", "none"]
+    cost: Cost
+    proposer_replies: list[str] = Field([], description="the proposer's raw replies, for auditing the clean-up")
+    warnings: list[str] = []
