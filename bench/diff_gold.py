@@ -68,6 +68,7 @@ def main() -> None:
     base = dict(n_candidates=args.candidates, per_prompt=15, top_k=5, seed=args.seed, judge_max_chars=args.max_chars)
     for pair in pairs:
         rec = results["pairs"].get(pair.name, {"predicate": pair.predicate, "n_a": len(pair.a), "n_b": len(pair.b)})
+        rec.pop("error", None)
         t0 = time.perf_counter()
         try:
             if "proposer" not in rec:

@@ -239,7 +239,8 @@ def _diff_progress(bar: Progress):
     return update
 
 
-def _run_diff(a_texts, b_texts, goal, cfg, settings, json_out: Path | None, title: str, null_check: bool = False):
+def _run_diff(a_texts, b_texts, goal, cfg, settings, json_out: Path | None, title: str, null_check: bool = False,
+              candidates: list[str] | None = None):
     from hypodisc.verifiers.embedding import load_embedder
     from hypodisc.workflows import run_diff, run_null_check
     from hypodisc.workflows.diff_report import print_diff
@@ -250,9 +251,10 @@ def _run_diff(a_texts, b_texts, goal, cfg, settings, json_out: Path | None, titl
     try:
         with _progress() as bar:
             if null_check:
-                result = run_null_check(a_texts, cfg, backend=llm, embedder=embedder, progress=_diff_progress(bar))
+                result = run_null_check(a_texts, cfg, backend=llm, embedder=embedder, candidates=candidates,
+                                        progress=_diff_progress(bar))
             else:
-                result = run_diff(a_texts, b_texts, goal, cfg, backend=llm, embedder=embedder,
+                result = run_diff(a_texts, b_texts, goal, cfg, backend=llm, embedder=embedder, candidates=candidates,
                                   progress=_diff_progress(bar))
     finally:
         llm.close()
@@ -283,6 +285,7 @@ def diff(a: Path, b: Path,
          goal_json: Annotated[Optional[Path], typer.Option("--goal-json", help="structured D5 goal (JSON file)")] = None,
          top: Annotated[int, typer.Option("--top", help="hypotheses reported")] = 5,
          candidates: Annotated[int, typer.Option(help="candidates asked of the proposer")] = 30,
+         hypothesis: Annotated[Optional[list[str]], typer.Option("--hypothesis", "-H", help="skip the proposer: verify these (repeat)")] = None,
          field: Annotated[Optional[str], typer.Option(help="JSON/CSV field holding the text")] = None,
          exhaustive: Annotated[bool, typer.Option(help="LLM-judge every candidate on every held-out text (no cascade, no early stopping)")] = False,
          verifier: Annotated[Optional[str], typer.Option(help="cascade | exhaustive | embedding | proposer")] = None,
@@ -301,7 +304,7 @@ def diff(a: Path, b: Path,
     b_texts = a_texts if null_check else load_texts(b, field)
     title = f"A/A control on {a.name}" if null_check else f"{a.name} (A) vs {b.name} (B)"
     _run_diff(a_texts, b_texts, _goal(goal, goal_json), cfg, _settings(backend, model, base_url, n_ctx, home, config),
-              json_out, title, null_check=null_check)
+              json_out, title, null_check=null_check, candidates=hypothesis or None)
 
 
 @app.command("demo")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-_BULLET = re.compile(r"^\s*(?:[-*\u2022\u2013>]+|\(?\d{1,3}[.):]|\(?[a-zA-Z][.)])\s+")
+_BULLET = re.compile(r"^\s*(?:[-*\u2022\u2013>]+\s*|(?:\(?\d{1,3}[.):]|\(?[a-zA-Z][.)])\s+)")
 _QUOTES = "\"'`\u201c\u201d\u2018\u2019"
 _GROUP = re.compile(
     r"\b(group|corpus|corpora|set|class|dataset|collection|side)\s*[ab12]\b|\bgroups?\b|\bcorpus [ab]\b"
@@ -32,7 +32,7 @@ _MAX_WORDS = 16  # D5-style fragments are short; longer replies are rambling pro
 
 
 def _strip_bullets(line: str) -> str:
-    while _BULLET.match(line):  # "- 1. item", "- - item"
+    while line.strip() and _BULLET.match(line):  # "- 1. item", "- - item", "- -item"
         line = _BULLET.sub("", line, count=1)
     return line
 

@@ -132,7 +132,8 @@ def test_diff_writes_the_documented_json(tmp_path):
     pa, pb, out = tmp_path / "a.jsonl", tmp_path / "b.jsonl", tmp_path / "out.json"
     pa.write_text("\n".join(json.dumps({"body": t}) for t in a[:16]))
     pb.write_text("\n".join(json.dumps({"body": t}) for t in b[:16]))
-    res = run_cli("diff", str(pa), str(pb), "--field", "body", "-m", "smollm2-135m", "--candidates", "6",
+    res = run_cli("diff", str(pa), str(pb), "--field", "body", "-m", "smollm2-135m", "-H", "is about computers",
+                  "-H", "mentions a company", "-H", "mentions sports", "-H", "is written in French",
                   "--top", "2", "--seed", "5", "--goal", "find topic differences", "--json", str(out))
     assert res.returncode == 0, res.stderr
     assert "AUROC" in res.stdout and "cost:" in res.stdout
@@ -141,7 +142,8 @@ def test_diff_writes_the_documented_json(tmp_path):
     for h in data["hypotheses"]:
         assert {"hypothesis", "validity", "p_value", "q_value", "ci", "auroc", "n_a", "n_b", "support",
                 "counter_examples"} <= set(h)
-    assert {s["stage"] for s in data["cost"]["stages"]} >= {"propose", "screen", "confirm"}
+    assert {s["stage"] for s in data["cost"]["stages"]} >= {"rank", "screen", "confirm"}
+    assert len(data["candidates"]) == 4 and sum(c["stage_reached"] == "confirmed" for c in data["candidates"]) == 2
 
 
 def test_null_check_runs_a_over_itself(tmp_path):
@@ -151,6 +153,6 @@ def test_null_check_runs_a_over_itself(tmp_path):
     pa = tmp_path / "a.txt"
     pa.write_text("\n".join(t.replace("\n", " ") for t in a))
     res = run_cli("diff", str(pa), str(pa), "--null-check", "--verifier", "embedding", "-m", "smollm2-135m",
-                  "--candidates", "6")
+                  "-H", "is about computers", "-H", "mentions a company")
     assert res.returncode == 0, res.stderr
     assert "A/A control" in res.stdout

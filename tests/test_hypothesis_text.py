@@ -6,8 +6,10 @@ from hypodisc.proposers.hypothesis_text import clean_all, clean_hypothesis, pars
 
 
 def test_parse_bullet_styles_and_headers():
-    reply = "Here are the properties:\n1. mentions a lawsuit\n2) is formal\n- - is about sports\n* uses slang\n\u2022 asks a question\n"
-    assert parse_bullets(reply) == ["mentions a lawsuit", "is formal", "is about sports", "uses slang", "asks a question"]
+    reply = ("Here are the properties:\n1. mentions a lawsuit\n2) is formal\n- - is about sports\n* uses slang\n"
+             "\u2022 asks a question\n- -is about medicine\n")
+    assert parse_bullets(reply) == ["mentions a lawsuit", "is formal", "is about sports", "uses slang", "asks a question",
+                                    "is about medicine"]
 
 
 def test_prose_reply_without_bullets_is_kept_line_by_line():
