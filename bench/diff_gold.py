@@ -28,10 +28,13 @@ from hypodisc.verifiers.embedding import load_embedder  # noqa: E402
 from hypodisc.workflows import DiffConfig, run_diff  # noqa: E402
 
 
+LLM_MATCH = True
+
+
 def summarize(res, backend, embedder, gold):
     hyps = [h.hypothesis for h in res.hypotheses]
     e = emb_matches(embedder, gold, hyps)
-    ll = llm_matches(backend, gold, hyps)
+    ll = llm_matches(backend, gold, hyps) if LLM_MATCH else []  # else filled in by bench/rejudge_recovery.py
     return {
         "hypotheses": [h.model_dump(exclude={"support", "counter_examples"}) for h in res.hypotheses],
         "emb_match": [round(x, 3) for x in e], "llm_match": [round(x, 3) for x in ll],
@@ -51,7 +54,10 @@ def main() -> None:
     ap.add_argument("--max-chars", type=int, default=400)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=Path("bench/results/diff_gold.json"))
+    ap.add_argument("--no-llm-match", action="store_true", help="leave LLM recovery matches to rejudge_recovery.py")
     args = ap.parse_args()
+    global LLM_MATCH
+    LLM_MATCH = not args.no_llm_match
 
     settings = load_settings()
     backend = load_backend(settings)

@@ -265,6 +265,20 @@ def _run_diff(a_texts, b_texts, goal, cfg, settings, json_out: Path | None, titl
     return result
 
 
+def _diff_config(**values):
+    """DiffConfig from CLI values; a bad value is one error line naming the option."""
+    from pydantic import ValidationError
+
+    from hypodisc.workflows import DiffConfig
+
+    try:
+        return DiffConfig(**values)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = {"top_k": "--top", "n_candidates": "--candidates"}.get(str(first["loc"][0]), f"--{first['loc'][0]}")
+        raise HypodiscError(f"{name}: {first['msg']} (got {first.get('input')!r})") from None
+
+
 def _goal(goal: str | None, goal_json: Path | None):
     from hypodisc.proposers.goal import ResearchGoal
 
@@ -299,7 +313,7 @@ def diff(a: Path, b: Path,
     from hypodisc.workflows import DiffConfig
 
     mode = "exhaustive" if exhaustive else (verifier or "cascade")
-    cfg = DiffConfig(top_k=top, n_candidates=candidates, verifier=mode, seed=seed)
+    cfg = _diff_config(top_k=top, n_candidates=candidates, verifier=mode, seed=seed)
     a_texts = load_texts(a, field)
     b_texts = a_texts if null_check else load_texts(b, field)
     title = f"A/A control on {a.name}" if null_check else f"{a.name} (A) vs {b.name} (B)"

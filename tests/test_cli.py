@@ -156,3 +156,10 @@ def test_null_check_runs_a_over_itself(tmp_path):
                   "-H", "is about computers", "-H", "mentions a company")
     assert res.returncode == 0, res.stderr
     assert "A/A control" in res.stdout
+
+
+@pytest.mark.parametrize("args, needle", [(["--verifier", "magic"], "--verifier"), (["--top", "0"], "--top")])
+def test_diff_bad_options_are_one_clear_error(tmp_path, args, needle):
+    a = tmp_path / "a.txt"
+    a.write_text("\n".join(f"text {i}" for i in range(10)))
+    assert_one_clear_error(run_cli("diff", str(a), str(a), *args), needle)

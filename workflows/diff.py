@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import stats
+from sklearn.metrics import roc_auc_score
 
 from hypodisc.backends.base import LLMBackend
 from hypodisc.errors import HypodiscError
@@ -202,7 +203,6 @@ def run_diff(a: Sequence[str], b: Sequence[str], goal: Goal | None = None, confi
         ea, eb = embedder.encode(scr_a_t), embedder.encode(scr_b_t)
         sa, sb = similarity(cand_emb, ea), similarity(cand_emb, eb)
         labels = np.r_[np.ones(len(scr_a_t)), np.zeros(len(scr_b_t))]
-        from sklearn.metrics import roc_auc_score
         ranker_auroc = [float(roc_auc_score(labels, np.r_[sa[i], sb[i]])) for i in range(len(cands))]
         order = sorted(range(len(cands)), key=lambda i: -ranker_auroc[i])
         passed = order[: cfg.ranker_keep]
@@ -213,12 +213,10 @@ def run_diff(a: Sequence[str], b: Sequence[str], goal: Goal | None = None, confi
         progress("embedding ranker", 1, 1)
 
     with meter.stage("screen"):
-        clipped_a, clipped_b = scr_a_t, scr_b_t
-
         def score_fn(active: list[int], ia: list[int], ib: list[int]):
             hyps = [cands[passed[j]] for j in active]
-            pa = judge.score(hyps, [clipped_a[i] for i in ia]) if ia else np.zeros((len(hyps), 0))
-            pb = judge.score(hyps, [clipped_b[i] for i in ib]) if ib else np.zeros((len(hyps), 0))
+            pa = judge.score(hyps, [scr_a_t[i] for i in ia]) if ia else np.zeros((len(hyps), 0))
+            pb = judge.score(hyps, [scr_b_t[i] for i in ib]) if ib else np.zeros((len(hyps), 0))
             return pa, pb
 
         st = successive_elimination(len(passed), range(len(scr_a_t)), range(len(scr_b_t)), score_fn,
@@ -232,6 +230,8 @@ def run_diff(a: Sequence[str], b: Sequence[str], goal: Goal | None = None, confi
             r.eliminated_round = st.eliminated_at[j]
         survivors = sorted(st.active, key=lambda j: -st.validity(j))[: cfg.top_k]
         finalists = [passed[j] for j in survivors]
+        if not finalists:
+            warnings.append("every screened candidate was confidently not more often true of A; nothing to confirm")
 
     with meter.stage("confirm"):
         hyps = [cands[i] for i in finalists]
