@@ -28,6 +28,12 @@ _CONTRAST_TAIL = re.compile(r",?\s+(?:while|whereas|but|unlike|as opposed to)\b.
 _HEDGE = re.compile(r"^(?:they|these texts|the texts|texts|samples)\s+(?=\w)", re.IGNORECASE)
 _LEADS = re.compile(r"^(?:tends? to|often|frequently|usually|typically|generally|mostly)\s+", re.IGNORECASE)
 _HEADER = re.compile(r"^(?:here (?:are|is)|sure|hypothes[ie]s|properties|answer|output)\b.*:?$", re.IGNORECASE)
+_NAMED_SUBJECT = re.compile(r"^[A-Z][\w'.-]*(?:\s+(?!(?:is|are|has|have)\b)[\w'.-]+){0,3}\s+(?=(?:is|are|has|have)\s)")
+_KNOWN_VERBS = {"mentions", "describes", "discusses", "uses", "contains", "includes", "talks", "refers", "expresses",
+                "focuses", "reports", "involves", "features", "covers", "asks", "praises", "complains", "emphasizes",
+                "highlights", "addresses", "explains", "is", "has", "criticizes", "announces", "quotes", "compares",
+                "tells", "gives", "shows", "provides", "presents", "lists", "names", "cites", "offers", "promotes"}
+_DANGLING = {"about", "of", "a", "an", "the", "to", "with", "in", "on", "for", "and", "or", "by"}
 _MAX_WORDS = 16  # D5-style fragments are short; longer replies are rambling prose
 
 
@@ -72,6 +78,9 @@ def clean_hypothesis(raw: str) -> str | None:
     h = re.sub(r"\*\*|__", "", raw.strip())              # markdown bold
     h = re.sub(r"^[\"\u201c][^\"\u201d]{3,}[\"\u201d]\s*(?::|-|\u2013)?\s*", "", h)  # a quoted sample, then its property
     h = h.strip().strip(_QUOTES).strip()
+    first = h.split(" ", 1)[0].lower()
+    if first not in _KNOWN_VERBS and first not in _PLURAL_VERBS:
+        h = _NAMED_SUBJECT.sub("", h, count=1)        # "Lasiodiscus mildbraedii is about a plant" -> "is about a plant"
     h = re.sub(r"^(?:property|hypothesis)\s*\d*\s*:\s*", "", h, flags=re.IGNORECASE)
     h = re.sub(r"\s+[-\u2013\u2014]\s+.*$", "", h)       # "is about X - for example ..."
     h = re.sub(r"\s*\((?:e\.g\.|eg|for example|i\.e\.)[^)]*\)|,?\s+(?:e\.g\.|for example)\s.*$", "", h, flags=re.I)
@@ -88,8 +97,10 @@ def clean_hypothesis(raw: str) -> str | None:
     if not h or _GROUP.search(h):
         return None
     words = h.split()
-    if len(words) < 2 or len(words) > _MAX_WORDS:
+    if len(words) < 2 or len(words) > _MAX_WORDS or words[-1].lower() in _DANGLING:
         return None
+    if any(c.isupper() for c in words[0][1:]):
+        return None  # "USNS Perseus is ...": a name copied from a sample, not a verb
     if words[0].lower() in _PLURAL_VERBS:
         words[0] = _third_person(words[0].lower())
     if not _looks_like_verb(words[0]):
@@ -109,3 +120,16 @@ def clean_all(replies: list[str]) -> list[str]:
                 seen.add(h.lower())
                 out.append(h)
     return out
+
+
+def copies_a_sample(hypothesis: str, samples: list[str], n: int = 5) -> bool:
+    """True if the hypothesis shares an n-word run with a sample (a copied sample, not a property)."""
+    words = re.findall(r"\w+", hypothesis.lower())
+    grams = {tuple(words[i:i + n]) for i in range(len(words) - n + 1)}
+    if not grams:
+        return False
+    for text in samples:
+        tw = re.findall(r"\w+", text.lower())
+        if any(tuple(tw[i:i + n]) in grams for i in range(len(tw) - n + 1)):
+            return True
+    return False

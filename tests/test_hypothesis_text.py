@@ -28,6 +28,8 @@ def test_prose_reply_without_bullets_is_kept_line_by_line():
     ("mentions money (e.g. dollars)", "mentions money"),
     ('is about "The Internet', "is about The Internet"),
     ("mentions specific companies (Microsoft, Google, etc.)", "mentions specific companies"),
+    ("Lasiodiscus mildbraedii is about a plant species", "is about a plant species"),
+    ("Mentions companies that have offices abroad", "mentions companies that have offices abroad"),
 ])
 def test_rewrites_to_a_single_text_property(raw, want):
     assert clean_hypothesis(raw) == want
@@ -39,7 +41,8 @@ def test_rewrites_to_a_single_text_property(raw, want):
     "Technology news",                       # a noun phrase, not a property
     '"Dust Might. The Loch Rannoch oil tanker',  # a truncated sample
     "x",                                     # too short
-    "USNS Perseus is a Denebola-class stores ship",  # a sample's subject, not a verb
+    "is about",                              # nothing after the preposition
+    "USNS-class Perseus ship",               # a sample's subject, not a verb
     "mentions " + "very " * 30 + "long things",  # too long
 ])
 def test_drops_what_cannot_be_a_property(raw):
