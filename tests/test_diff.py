@@ -68,7 +68,8 @@ def test_cascade_judges_fewer_pairs_than_exhaustive(smol, embedder, pair):
     assert exhaustive.cost.total.judgments == len(cands) * (sp.screen_a + sp.confirm_a + sp.screen_b + sp.confirm_b)
     assert cascade.cost.total.judgments < exhaustive.cost.total.judgments / 2
     assert [c.stage_reached for c in exhaustive.candidates] == ["confirmed"] * len(cands)
-    assert sum(c.stage_reached == "confirmed" for c in cascade.candidates) == 2
+    assert sum(c.stage_reached == "confirmed" for c in cascade.candidates) <= 2
+    assert sum(c.stage_reached != "proposed" for c in cascade.candidates) == 4  # the ranker passed ranker_keep
 
 
 def test_same_seed_same_result_other_seed_other_split(smol, embedder, pair):
@@ -85,7 +86,7 @@ def test_same_seed_same_result_other_seed_other_split(smol, embedder, pair):
     first, again = run(3), run(3)
     assert first == again
     other = run(4)
-    assert other["seed"] == 4 and other["hypotheses"] != first["hypotheses"]
+    assert other["seed"] == 4 and other["candidates"] != first["candidates"]  # other splits, other screen scores
 
 
 def test_proposer_is_reproducible_for_a_seed(smol, embedder, pair):
