@@ -45,12 +45,14 @@ def main() -> None:
     ap.add_argument("--pairs", default=DEFAULT)
     ap.add_argument("--n-per-side", type=int, default=40)
     ap.add_argument("--max-chars", type=int, default=400)
+    ap.add_argument("--top", type=int, default=5)
+    ap.add_argument("--ranker-keep", type=int, default=6)
     ap.add_argument("--out", type=Path, default=Path("bench/results/goal_conditioning.json"))
     args = ap.parse_args()
     settings = load_settings()
     backend, embedder = load_backend(settings), load_embedder(settings.home)
     results = json.loads(args.out.read_text()) if args.out.exists() else {}
-    cfg = DiffConfig(n_candidates=15, per_prompt=15, top_k=5, ranker_keep=6, screen_batch=7,
+    cfg = DiffConfig(n_candidates=15, per_prompt=15, top_k=args.top, ranker_keep=args.ranker_keep, screen_batch=7,
                      judge_max_chars=args.max_chars, seed=0)
     for item in args.pairs.split(","):
         corpus, pair = item.split(":")
