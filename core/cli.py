@@ -245,7 +245,9 @@ def _run_diff(a_texts, b_texts, goal, cfg, settings, json_out: Path | None, titl
     from hypodisc.workflows import run_diff, run_null_check
     from hypodisc.workflows.diff_report import print_diff
 
-    llm = _backend(settings)
+    # Re-ranking given hypotheses with the embedding verifier needs no LLM: skip loading one.
+    llm_free = candidates is not None and cfg.verifier in ("embedding", "proposer")
+    llm = None if llm_free else _backend(settings)
     with err.status("loading the sentence embedder (minilm)"):
         embedder = load_embedder(settings.home)
     try:
@@ -257,7 +259,8 @@ def _run_diff(a_texts, b_texts, goal, cfg, settings, json_out: Path | None, titl
                 result = run_diff(a_texts, b_texts, goal, cfg, backend=llm, embedder=embedder, candidates=candidates,
                                   progress=_diff_progress(bar))
     finally:
-        llm.close()
+        if llm is not None:
+            llm.close()
     print_diff(result, title, out, err)
     if json_out:
         json_out.write_text(result.model_dump_json(indent=2))
@@ -310,7 +313,6 @@ def diff(a: Path, b: Path,
          n_ctx: NCtxOpt = None, home: HomeOpt = None, config: ConfigOpt = None):
     """Discover what is more often true of corpus A than of corpus B (D5-style), with held-out statistics."""
     from hypodisc.datasets import load_texts
-    from hypodisc.workflows import DiffConfig
 
     mode = "exhaustive" if exhaustive else (verifier or "cascade")
     cfg = _diff_config(top_k=top, n_candidates=candidates, verifier=mode, seed=seed)

@@ -25,13 +25,14 @@ def diff_table(result: DiffResult, title: str) -> Table:
 
 def print_diff(result: DiffResult, title: str, console: Console, err: Console) -> None:
     console.print(diff_table(result, title))
-    s, sp = result.separability, result.splits
+    s = result.separability
     n_sig = sum(h.significant for h in result.hypotheses)
     console.print(f"* = significant at q < {result.config.alpha}: {n_sig} of {len(result.hypotheses)} shown; "
                   f"{len(result.candidates)} candidates tested in all (BH over all of them)")
-    console.print(f"held-out statistics on {sp.confirm_a if result.config.verifier == 'cascade' else sp.screen_a + sp.confirm_a}"
-                  f" A / {sp.confirm_b if result.config.verifier == 'cascade' else sp.screen_b + sp.confirm_b} B texts "
-                  f"the proposer never saw; separability: cross-validated AUROC {s.cv_auroc:.2f} ({s.verdict})", highlight=False)
+    if result.hypotheses and result.hypotheses[0].validity is not None:
+        h0 = result.hypotheses[0]
+        console.print(f"held-out statistics on {h0.n_a} A / {h0.n_b} B texts the proposer never saw", highlight=False)
+    console.print(f"separability: cross-validated AUROC {s.cv_auroc:.2f} ({s.verdict})", highlight=False)
     tot = result.cost.total
     console.print(f"cost: {tot.llm_calls} LLM calls ({tot.judgments} yes/no judgments, {tot.prompt_tokens} prompt + "
                   f"{tot.completion_tokens} generated tokens), {tot.embedded_texts} texts embedded, {tot.wall_s:.0f}s "
