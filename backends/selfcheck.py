@@ -27,6 +27,7 @@ CONTINUATIONS = [" Paris", " Thursday", " 5"]
 
 def run_selfcheck(backend: LLMBackend) -> dict:
     t0 = time.perf_counter()
+    before = backend.usage.snapshot()  # a shared backend may already have served other work
     greedy = backend.generate(GENERATE_PROMPTS, GenerationParams(max_tokens=24))
     sampled = backend.generate(GENERATE_PROMPTS[:1], GenerationParams(n=3, temperature=1.0, max_tokens=16, seed=1))
     stopped = backend.generate(GENERATE_PROMPTS[:1], GenerationParams(max_tokens=24, stop=("\n",)))
@@ -42,6 +43,6 @@ def run_selfcheck(backend: LLMBackend) -> dict:
         "stopped": stopped[0].texts[0],
         "yes_no": yes_no,
         "continuations": [{"tokens": c.tokens, "logprobs": c.logprobs} for c in conts],
-        "usage": vars(backend.usage),
+        "usage": vars(backend.usage - before),
         "seconds": time.perf_counter() - t0,
     }

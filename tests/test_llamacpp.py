@@ -13,6 +13,13 @@ def test_selfcheck_satisfies_contract(smol):
     assert_contract(run_selfcheck(smol))
 
 
+def test_selfcheck_counts_only_its_own_usage(smol):
+    """The session-wide backend has served other tests; the report must not include their work."""
+    smol.yes_no_probs([[{"role": "user", "content": "Is water wet? Answer Yes or No."}]])
+    assert smol.usage.yes_no_judgments > 0
+    assert_contract(run_selfcheck(smol))
+
+
 def test_chat_template_comes_from_the_gguf(smol):
     text = smol.render([{"role": "user", "content": "hi"}])
     assert "<|im_start|>user\nhi<|im_end|>" in text and text.endswith("<|im_start|>assistant\n")
