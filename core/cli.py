@@ -341,6 +341,104 @@ def demo(json_out: Annotated[Optional[Path], typer.Option("--json", help="write 
         out.print(f"top hypothesis: {result.hypotheses[0].hypothesis!r} (gold difference: 'has a topic of technology')")
 
 
+keys_app = typer.Typer(help="API keys for the HTTP service (stored hashed in its database).", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+DbOpt = Annotated[Optional[str], typer.Option("--db", help="SQLAlchemy URL [env HYPODISC_SERVICE_DB_URL; "
+                                                           "default sqlite:///$HYPODISC_HOME/service.db]")]
+
+
+def _service_settings(**values):
+    from pydantic import ValidationError
+
+    from hypodisc.service.settings import ServiceSettings
+
+    try:
+        return ServiceSettings(**{k: v for k, v in values.items() if v is not None})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise HypodiscError(f"--{str(first['loc'][0]).replace('_', '-')}: {first['msg']}") from None
+
+
+def _store(db: str | None, home: Path | None):
+    from hypodisc.service.store import JobStore
+
+    return JobStore(_service_settings(db_url=db).resolved_db_url(_settings(home=home).home))
+
+
+@keys_app.command("create")
+def keys_create(name: Annotated[str, typer.Option(help="who or what the key is for")] = "default",
+                db: DbOpt = None, home: HomeOpt = None):
+    """Make an API key. It is printed once; only its hash is stored."""
+    key = _store(db, home).create_key(name)
+    err.print(f"created key {key.id} ({name}); store it now, it is not shown again:")
+    out.print(key.secret, highlight=False)
+
+
+@keys_app.command("list")
+def keys_list(db: DbOpt = None, home: HomeOpt = None):
+    """Keys by id, name and prefix (the secrets themselves are not stored)."""
+    table = Table()
+    for col in ("id", "name", "prefix", "created", "revoked"):
+        table.add_column(col)
+    for k in _store(db, home).list_keys():
+        table.add_row(k.id, k.name, k.prefix + "…", k.created_at.isoformat(timespec="seconds"), str(k.revoked))
+    out.print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(key: Annotated[str, typer.Argument(help="key id or prefix")], db: DbOpt = None,
+                home: HomeOpt = None):
+    """Revoke a key: requests with it get 401 from then on; its jobs are kept."""
+    if not _store(db, home).revoke_key(key):
+        raise HypodiscError(f"no key {key!r}", fix="see `hypodisc keys list`")
+    err.print(f"revoked {key}")
+
+
+@app.command("serve")
+def serve(host: Annotated[str, typer.Option(help="address to bind")] = "127.0.0.1",
+          port: Annotated[int, typer.Option(help="port")] = 8080,
+          workers: Annotated[int, typer.Option(help="API processes; each loads its own LLM")] = 1,
+          concurrency: Annotated[Optional[int], typer.Option(help="jobs run at once per process")] = None,
+          no_auth: Annotated[bool, typer.Option("--no-auth", help="no API keys (loopback only)")] = False,
+          db: DbOpt = None,
+          backend: BackendOpt = None, model: ModelOpt = None, base_url: BaseUrlOpt = None,
+          n_ctx: NCtxOpt = None, home: HomeOpt = None, config: ConfigOpt = None):
+    """Run the HTTP service: jobs API, /v1/verify, results pages at /, OpenAPI docs at /docs."""
+    import uvicorn
+
+    from hypodisc.service.settings import is_loopback
+
+    if no_auth and not is_loopback(host):
+        raise HypodiscError(f"--no-auth on {host} would let anyone on the network run and read jobs",
+                            fix="bind to 127.0.0.1, or create a key with `hypodisc keys create` and drop --no-auth")
+    svc = _service_settings(host=host, port=port, db_url=db, concurrency=concurrency,
+                            auth=False if no_auth else None)
+    settings = _settings(backend, model, base_url, n_ctx, home, config)
+    if no_auth:
+        err.print(f"[yellow]warning:[/] authentication is off; only use this on a machine you trust ({host})")
+    # Worker processes rebuild both settings objects from the environment.
+    for key, value in svc.model_dump(exclude_none=True).items():
+        os.environ[f"HYPODISC_SERVICE_{key.upper()}"] = str(value)
+    for key, value in settings.model_dump(exclude_none=True).items():
+        os.environ[f"HYPODISC_{key.upper()}"] = str(value)
+    err.print(f"hypodisc service on http://{host}:{port}/ (API docs at /docs, database {svc.resolved_db_url(settings.home)})")
+    uvicorn.run("hypodisc.service.app:app_from_env", factory=True, host=host, port=port, workers=workers,
+                log_level="info", timeout_graceful_shutdown=10)
+
+
+@app.command("openapi")
+def openapi(out_path: Annotated[Optional[Path], typer.Option("--out", help="write here instead of stdout")] = None):
+    """Print the service's OpenAPI document (the committed openapi.json is this output)."""
+    from hypodisc.service.openapi import openapi_json
+
+    text = openapi_json()
+    if out_path:
+        out_path.write_text(text)
+        err.print(f"wrote {out_path}")
+    else:
+        sys.stdout.write(text)
+
+
 def main() -> None:
     try:
         app()

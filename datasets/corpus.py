@@ -22,12 +22,7 @@ class CorpusError(HypodiscError):
     """A corpus file that cannot be read as a list of texts."""
 
 
-def _decode(path: Path) -> str:
-    size = path.stat().st_size
-    if size > MAX_FILE_BYTES:
-        raise CorpusError(f"{path}: {size / 2**20:.0f} MiB is over the {MAX_FILE_BYTES >> 20} MiB limit",
-                          fix="split or subsample the corpus")
-    raw = path.read_bytes()
+def _decode(path: str | Path, raw: bytes) -> str:
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -53,9 +48,19 @@ def load_texts(path: str | Path, field: str | None = None) -> list[str]:
     path = Path(path)
     if not path.is_file():
         raise CorpusError(f"{path}: no such file")
+    size = path.stat().st_size
+    if size > MAX_FILE_BYTES:
+        raise CorpusError(f"{path}: {size / 2**20:.0f} MiB is over the {MAX_FILE_BYTES >> 20} MiB limit",
+                          fix="split or subsample the corpus")
+    return parse_texts(path.read_bytes(), path, field)
+
+
+def parse_texts(raw: bytes, name: str | Path, field: str | None = None) -> list[str]:
+    """Texts from a corpus file's bytes; ``name``'s suffix picks the format (uploads use this too)."""
+    path = name
     field = field or "text"
-    text = _decode(path)
-    suffix = path.suffix.lower()
+    text = _decode(path, raw)
+    suffix = Path(str(name)).suffix.lower()
     if suffix == ".jsonl":
         texts = []
         for n, line in enumerate(text.splitlines(), 1):

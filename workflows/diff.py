@@ -40,8 +40,10 @@ from hypodisc.workflows.diff_models import (
     Splits,
 )
 
-#: progress(stage, done, total)
+#: progress(stage, done, total); it may raise to stop the job (the service's cancel does).
 Progress = Callable[[str, int, int], None]
+#: on_checkpoint(stage, data): a finished stage's JSON-safe output, for resuming after a crash.
+Checkpoint = Callable[[str, dict], None]
 MIN_TEXTS_PER_SIDE = 6
 
 
@@ -106,10 +108,13 @@ class _Job:
 
 def run_diff(a: Sequence[str], b: Sequence[str], goal: Goal | None = None, config: DiffConfig | None = None, *,
              backend: LLMBackend | None, embedder: Embedder | None, candidates: Sequence[str] | None = None,
-             progress: Progress | None = None) -> DiffResult:
+             progress: Progress | None = None, resume: dict | None = None,
+             on_checkpoint: Checkpoint | None = None) -> DiffResult:
     """Discover what is more often true of ``a`` than of ``b``.
 
     ``candidates`` skips the proposer (re-ranking given hypotheses, as the benchmark does).
+    ``on_checkpoint`` receives the proposer's output when it is done; passing those checkpoints back
+    as ``resume`` (same inputs and seed) skips the proposer, the slowest generation step, after a crash.
     """
     cfg = config or DiffConfig()
     progress = progress or _noop
@@ -147,7 +152,11 @@ def run_diff(a: Sequence[str], b: Sequence[str], goal: Goal | None = None, confi
             warnings.append(f"the corpora are barely distinguishable (cross-validated AUROC {sep.cv_auroc:.2f}); "
                             "expect weak or no hypotheses")
 
-    if candidates is None:
+    resumed = (resume or {}).get("propose")
+    if candidates is None and resumed is not None:
+        cands, job.replies = list(resumed["candidates"]), list(resumed.get("replies", []))
+        warnings.append("resumed after an interruption: the proposer's checkpointed candidates were reused")
+    elif candidates is None:
         with meter.stage("propose"):
             per_prompt = min(cfg.per_prompt, cfg.n_candidates)
             pcfg = ProposerConfig(n_prompts=prompts_needed(cfg.n_candidates, per_prompt), per_prompt=per_prompt,
@@ -157,6 +166,8 @@ def run_diff(a: Sequence[str], b: Sequence[str], goal: Goal | None = None, confi
                                progress=lambda d, t: progress("proposing", d, t))
             cands = proposal.candidates
             job.replies = proposal.raw_replies
+        if on_checkpoint is not None:
+            on_checkpoint("propose", {"candidates": list(cands), "replies": list(job.replies)})
     else:
         cands = [c.strip() for c in candidates if c.strip()]
     if not cands:

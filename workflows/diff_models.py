@@ -49,6 +49,8 @@ class DiffRequest(BaseModel):
     a: list[str] = Field(..., description="corpus A: texts")
     b: list[str] = Field(..., description="corpus B: texts")
     goal: str | ResearchGoal | None = None
+    hypotheses: list[str] | None = Field(
+        None, description="skip the proposer and verify these hypotheses instead (as `hypodisc diff -H`)")
     config: DiffConfig = DiffConfig()
 
 

@@ -1,0 +1,135 @@
+"""One LLM engine and one embedder per process, shared by every job and request.
+
+Loading the default model takes seconds and a gigabyte, so it happens once, lazily
+(the API answers before the first job needs it). Each job gets a thin view of the
+shared engine that serialises calls (llama.cpp is not thread-safe) and keeps its
+own usage counters, so concurrent jobs report their own cost.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+
+import numpy as np
+
+from hypodisc.backends.base import GenerationParams, LLMBackend, Usage
+from hypodisc.config import Settings
+from hypodisc.workflows.cost import StageCost
+
+
+class JobBackend:
+    """A per-job view of the shared backend: same calls, one at a time, usage counted per job."""
+
+    def __init__(self, inner: LLMBackend, lock: threading.Lock):
+        self._inner, self._lock = inner, lock
+        self.name, self.model = inner.name, inner.model
+        self.usage = Usage()
+
+    @property
+    def context_length(self) -> int:
+        return self._inner.context_length
+
+    def _call(self, method: str, *args):
+        with self._lock:
+            before = self._inner.usage.snapshot()
+            out = getattr(self._inner, method)(*args)
+            delta = self._inner.usage - before
+        for k, v in vars(delta).items():
+            setattr(self.usage, k, getattr(self.usage, k) + v)
+        return out
+
+    def generate(self, prompts: Sequence, params: GenerationParams):
+        return self._call("generate", prompts, params)
+
+    def yes_no_probs(self, prompts: Sequence) -> list[float]:
+        return self._call("yes_no_probs", prompts)
+
+    def continuation_logprobs(self, contexts: Sequence, continuations: Sequence[str]):
+        return self._call("continuation_logprobs", contexts, continuations)
+
+    def close(self) -> None:  # the shared engine outlives the job
+        pass
+
+
+class JobEmbedder:
+    """A per-job view of the shared embedder that counts this job's embedded texts."""
+
+    def __init__(self, inner):
+        self._inner = inner
+        self.calls = 0
+
+    def encode(self, texts: Sequence[str], progress=None) -> np.ndarray:
+        before = self._inner.calls
+        out = self._inner.encode(texts, progress)
+        self.calls += max(0, self._inner.calls - before)  # approximate when jobs embed at the same moment
+        return out
+
+    @property
+    def dim(self) -> int:
+        return self._inner.dim
+
+
+class Engines:
+    """Lazily built, process-wide engines."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self._llm: LLMBackend | None = None
+        self._embedder = None
+        self._load_lock = threading.Lock()
+        self._call_lock = threading.Lock()
+
+    @property
+    def llm_loaded(self) -> bool:
+        return self._llm is not None
+
+    def llm(self) -> JobBackend:
+        with self._load_lock:
+            if self._llm is None:
+                from hypodisc.backends import load_backend
+
+                self._llm = load_backend(self.settings)
+        return JobBackend(self._llm, self._call_lock)
+
+    def embedder(self) -> JobEmbedder:
+        with self._load_lock:
+            if self._embedder is None:
+                from hypodisc.verifiers.embedding import load_embedder
+
+                self._embedder = load_embedder(self.settings.home)
+        return JobEmbedder(self._embedder)
+
+    def close(self) -> None:
+        if self._llm is not None:
+            self._llm.close()
+            self._llm = None
+
+
+class JobEngines:
+    """The engines one job sees; remembers its views so the worker can report cost while it runs."""
+
+    def __init__(self, engines: Engines):
+        self._engines = engines
+        self._llm: JobBackend | None = None
+        self._embedder: JobEmbedder | None = None
+        self._t0 = time.perf_counter()
+
+    def llm(self) -> JobBackend:
+        if self._llm is None:
+            self._llm = self._engines.llm()
+        return self._llm
+
+    def embedder(self) -> JobEmbedder:
+        if self._embedder is None:
+            self._embedder = self._engines.embedder()
+        return self._embedder
+
+    def cost_so_far(self) -> dict:
+        u = self._llm.usage if self._llm is not None else Usage()
+        stage = StageCost(stage="so far", wall_s=round(time.perf_counter() - self._t0, 3), llm_calls=u.calls,
+                          prompt_tokens=u.prompt_tokens, completion_tokens=u.completion_tokens,
+                          judgments=u.yes_no_judgments,
+                          embedded_texts=self._embedder.calls if self._embedder is not None else 0)
+        return {"stages": [stage.model_dump()]}

@@ -1,0 +1,100 @@
+"""Which workflows the jobs API runs: each is a request schema, a result schema and a plain function.
+
+The service adds nothing to a workflow: it validates the request against its limits,
+calls the same function the CLI and the benchmarks call, and stores what comes back.
+New workflows (features, images, graphs) register here as they land.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel
+
+from hypodisc.errors import HypodiscError
+from hypodisc.service.engines import JobEngines
+from hypodisc.service.settings import ServiceSettings
+from hypodisc.workflows.diff import MIN_TEXTS_PER_SIDE, run_diff
+from hypodisc.workflows.diff_models import DiffRequest, DiffResult
+
+
+class InputRejected(HypodiscError):
+    """A request the service refuses before queueing it; carries the HTTP status and error code."""
+
+    def __init__(self, status: int, code: str, message: str):
+        super().__init__(message)
+        self.status, self.code = status, code
+
+
+@dataclass
+class JobContext:
+    """What a running job gets from the worker."""
+
+    engines: JobEngines
+    progress: Callable[[str, int, int], None]
+    resume: dict
+    on_checkpoint: Callable[[str, dict], None]
+
+
+@dataclass(frozen=True)
+class WorkflowSpec:
+    name: str
+    summary: str
+    request_model: type[BaseModel]
+    result_model: type[BaseModel]
+    check: Callable[[Any, ServiceSettings], None]
+    run: Callable[[Any, JobContext], BaseModel]
+    #: stage name -> (start, end) share of the whole job, so one progress bar spans all stages
+    stage_spans: dict[str, tuple[float, float]]
+
+    def fraction(self, stage: str, done: int, total: int, last: float) -> float:
+        span = self.stage_spans.get(stage)
+        if span is None:
+            return last
+        lo, hi = span
+        return max(last, lo + (hi - lo) * (done / total if total > 0 else 1.0))
+
+
+def check_corpus_limits(name: str, texts: list[str], limits: ServiceSettings, minimum: int = 1) -> None:
+    if len(texts) > limits.max_texts_per_corpus:
+        raise InputRejected(413, "corpus_too_large", f"corpus {name} has {len(texts)} texts; the limit is "
+                                                     f"{limits.max_texts_per_corpus}")
+    for i, t in enumerate(texts):
+        if len(t) > limits.max_text_chars:
+            raise InputRejected(413, "text_too_long", f"corpus {name}, text {i}: {len(t)} characters; the limit is "
+                                                      f"{limits.max_text_chars}")
+    n = sum(1 for t in texts if t.strip())
+    if n < minimum:
+        raise InputRejected(422, "corpus_too_small", f"corpus {name} has {n} non-empty texts; at least {minimum} "
+                                                     "are needed")
+
+
+def _check_diff(req: DiffRequest, limits: ServiceSettings) -> None:
+    check_corpus_limits("a", req.a, limits, MIN_TEXTS_PER_SIDE)
+    check_corpus_limits("b", req.b, limits, MIN_TEXTS_PER_SIDE)
+    if req.hypotheses is not None and not any(h.strip() for h in req.hypotheses):
+        raise InputRejected(422, "no_hypotheses", "hypotheses is given but holds no non-empty hypothesis")
+
+
+def _run_diff(req: DiffRequest, ctx: JobContext) -> DiffResult:
+    # Re-ranking given hypotheses with the embedding verifier needs no LLM (as in the CLI).
+    llm_free = req.hypotheses is not None and req.config.verifier in ("embedding", "proposer")
+    backend = None if llm_free else ctx.engines.llm()
+    needs_embedder = req.config.features == "embedding" or req.config.verifier in ("cascade", "embedding")
+    embedder = ctx.engines.embedder() if needs_embedder or req.config.dedupe_threshold < 1.0 else None
+    return run_diff(req.a, req.b, req.goal, req.config, backend=backend, embedder=embedder,
+                    candidates=req.hypotheses, progress=ctx.progress, resume=ctx.resume,
+                    on_checkpoint=ctx.on_checkpoint)
+
+
+WORKFLOWS: dict[str, WorkflowSpec] = {
+    "diff": WorkflowSpec(
+        name="diff",
+        summary="Text differences (D5/D3): what is more often true of corpus A than of corpus B",
+        request_model=DiffRequest, result_model=DiffResult, check=_check_diff, run=_run_diff,
+        stage_spans={"representative samples": (0.0, 0.05), "proposing": (0.05, 0.4),
+                     "embedding ranker": (0.4, 0.45), "screening (LLM)": (0.45, 0.7),
+                     "confirming (LLM)": (0.7, 1.0), "judging": (0.45, 1.0)}),
+}
