@@ -5,7 +5,7 @@ DEFAULT_MODEL := qwen2.5-coder-1.5b
 VENV := .venv
 PYTEST_ARGS ?=
 
-.PHONY: install models vllm-env demo test test-fast bench bench-diff clean
+.PHONY: install system-deps models vllm-env demo test test-fast bench bench-diff clean
 
 install:
 	@bash scripts/bootstrap.sh
@@ -14,6 +14,9 @@ models: install
 	$(VENV)/bin/hypodisc models install $(DEFAULT_MODEL)
 	$(VENV)/bin/hypodisc models install smollm2-135m
 	$(VENV)/bin/hypodisc models install minilm
+
+system-deps:
+	@bash scripts/system_deps.sh
 
 vllm-env: install
 	@bash scripts/vllm_env.sh
@@ -25,11 +28,11 @@ demo: install
 	$(VENV)/bin/hypodisc demo
 
 ## Everything the tests need, then the whole suite (real models, real vLLM, real servers).
-test: models vllm-env
+test: models vllm-env system-deps
 	HYPODISC_VLLM_PYTHON=$(HYPODISC_HOME)/vllm-venv/bin/python $(VENV)/bin/pytest $(PYTEST_ARGS)
 
 ## Skip the vLLM tests and slow real-model tests (for quick local iteration only).
-test-fast: models
+test-fast: models system-deps
 	$(VENV)/bin/pytest -m "not slow and not vllm" $(PYTEST_ARGS)
 
 bench: models vllm-env
