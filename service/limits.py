@@ -9,10 +9,6 @@ from __future__ import annotations
 import json
 
 
-class BodyTooLarge(Exception):
-    pass
-
-
 class BodySizeLimit:
     """Pure ASGI middleware (no buffering), so a huge upload never reaches the app."""
 
@@ -39,25 +35,30 @@ class BodySizeLimit:
                 if declared > self.max_bytes:
                     return await self._reject(send)
         seen = 0
-        started = False
+        too_large = False
 
         async def limited_receive():
-            nonlocal seen
+            # Past the limit, tell the app the client left: it stops reading, and whatever it
+            # answers is replaced by our 413 (frameworks turn a raised error into a vague 400).
+            nonlocal seen, too_large
+            if too_large:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
-                    raise BodyTooLarge()
+                    too_large = True
+                    return {"type": "http.disconnect"}
             return message
 
-        async def tracking_send(message):
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
+        async def guarded_send(message):
+            if not too_large:
+                await send(message)
 
         try:
-            await self.app(scope, limited_receive, tracking_send)
-        except BodyTooLarge:
-            if not started:
-                await self._reject(send)
+            await self.app(scope, limited_receive, guarded_send)
+        except Exception:
+            if not too_large:
+                raise
+        if too_large:
+            await self._reject(send)

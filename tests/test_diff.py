@@ -165,3 +165,21 @@ def test_default_judge_puts_the_gold_difference_first(qwen, embedder, pair):
     print(json.dumps([h.model_dump(exclude={"support", "counter_examples"}) for h in res.hypotheses], indent=1))
     top = res.hypotheses[0]
     assert top.hypothesis == "has a topic of technology" and top.validity > 0 and top.auroc > 0.5
+
+
+def test_proposer_output_is_checkpointed_and_a_resume_skips_the_proposer(smol, embedder, pair):
+    """The service stores this checkpoint; after a crash the job resumes without re-proposing."""
+    saved = {}
+    cfg = DiffConfig(n_candidates=5, per_prompt=5, verifier="embedding", top_k=3)
+    try:
+        run_diff(pair[0][:12], pair[1][:12], None, cfg, backend=smol, embedder=embedder,
+                 on_checkpoint=lambda stage, data: saved.__setitem__(stage, data))
+    except DiffInputError:
+        pass  # SmolLM2 may propose nothing usable; the checkpoint is written before that check
+    assert set(saved) == {"propose"} and saved["propose"]["replies"]
+    calls = smol.usage.calls
+    resumed = {"propose": {"candidates": ["is about technology", "is about business"], "replies": ["r1"]}}
+    res = run_diff(pair[0][:12], pair[1][:12], None, cfg, backend=smol, embedder=embedder, resume=resumed)
+    assert smol.usage.calls == calls  # no proposer call
+    assert {c.hypothesis for c in res.candidates} == {"is about technology", "is about business"}
+    assert res.proposer_replies == ["r1"] and any("resumed" in w for w in res.warnings)

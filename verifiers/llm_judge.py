@@ -30,10 +30,12 @@ def judge_prompt(hypothesis: str, text: str) -> Chat:
 class LLMJudge:
     """Scores (hypothesis, text) pairs with a backend's yes/no probability."""
 
-    def __init__(self, backend: LLMBackend, max_text_chars: int = 2000, batch_size: int = 64):
+    def __init__(self, backend: LLMBackend, max_text_chars: int = 2000, batch_size: int | None = None):
         self.backend = backend
         self.max_text_chars = max_text_chars
-        self.batch_size = batch_size
+        # Progress (and so a service job's cancel) is seen between batches: llama.cpp judges one prompt
+        # at a time anyway, so small batches cost nothing there; batching servers want big ones.
+        self.batch_size = batch_size or (16 if getattr(backend, "name", "") == "llamacpp" else 64)
         self.truncated = 0
 
     def _clip(self, text: str) -> str:

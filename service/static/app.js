@@ -24,7 +24,7 @@ const hypodisc = (() => {
     const body = await resp.json().catch(() => null);
     if (!resp.ok) {
       const err = (body && body.error) || {code: "http_" + resp.status, message: resp.statusText};
-      throw new Error(err.code + ": " + err.message);
+      throw Object.assign(new Error(err.code + ": " + err.message), {status: resp.status});
     }
     return body;
   }
@@ -54,9 +54,12 @@ const hypodisc = (() => {
     setupKey();
     const limit = 20;
     let offset = 0;
+    let latest = 0;  // a slower, older refresh (say, with the previous key) must not overwrite a newer one
     async function refresh() {
+      const mine = ++latest;
       try {
         const data = await api(`/v1/jobs?limit=${limit}&offset=${offset}`);
+        if (mine !== latest) return;
         const tbody = document.querySelector("#jobs tbody");
         tbody.replaceChildren(...data.jobs.map((j) => el("tr", {"data-job-id": j.id},
           el("td", {}, when(j.created_at)), el("td", {}, j.workflow),
@@ -69,6 +72,12 @@ const hypodisc = (() => {
         document.getElementById("next-page").disabled = offset + limit >= data.total;
         showError("jobs-error", "");
       } catch (e) {
+        if (mine !== latest) return;
+        if (e.status === 401 || e.status === 403) {  // another key's rows must not linger
+          document.querySelector("#jobs tbody").replaceChildren();
+          document.getElementById("page-info").textContent = "";
+          document.getElementById("prev-page").disabled = document.getElementById("next-page").disabled = true;
+        }
         showError("jobs-error", e.message);
       }
     }
@@ -91,20 +100,31 @@ const hypodisc = (() => {
         showError("submit-error", "config is not valid JSON: " + e.message);
         return;
       }
+      const button = document.getElementById("submit-diff");
+      button.disabled = true;
+      showError("submit-error", "");
       try {
         const job = await api("/v1/jobs/diff", {method: "POST", headers: {"Content-Type": "application/json"},
                                                body: JSON.stringify(body)});
         window.location.href = "/jobs/" + job.id;
       } catch (e) {
         showError("submit-error", e.message);
+        button.disabled = false;
       }
     });
   }
 
   // -- job page -----------------------------------------------------------------------------------
-  function ciBar(h) {
-    // validity and its CI on a [-1, 1] axis, zero in the middle
-    const x = (v) => Math.max(0, Math.min(100, 50 + 50 * v));
+  function ciScale(hypotheses) {
+    // one symmetric axis for every row, zero in the middle, wide enough for the widest interval:
+    // cosine validities are a few hundredths, and on a fixed [-1, 1] axis their bars would vanish
+    const far = Math.max(0, ...hypotheses.filter((h) => h.ci).map((h) => Math.max(Math.abs(h.ci[0]), Math.abs(h.ci[1]))));
+    return [0.01, 0.02, 0.05, 0.1, 0.2, 0.25, 0.5, 1].find((s) => far <= s) || 1;
+  }
+
+  function ciBar(h, scale) {
+    // validity and its CI on a [-scale, scale] axis, zero in the middle
+    const x = (v) => Math.max(0, Math.min(100, 50 + 50 * v / scale));
     const box = el("span", {class: "ci", title: `V ${fmt(h.validity, 3)}, 95% CI [${fmt(h.ci[0], 3)}, ${fmt(h.ci[1], 3)}]`});
     box.append(el("span", {class: "zero"}));
     const bar = el("span", {class: "bar"});
@@ -123,12 +143,14 @@ const hypodisc = (() => {
 
   function renderResult(result, jobId) {
     const tbody = document.querySelector("#hypotheses tbody");
+    const scale = ciScale(result.hypotheses);
+    document.getElementById("ci-scale").textContent = `axis ±${scale}`;
     tbody.replaceChildren(...result.hypotheses.map((h, i) => el("tr", {class: h.significant ? "sig" : ""},
       el("td", {class: "num"}, String(i + 1)),
       el("td", {class: "hyp"}, el("div", {}, h.hypothesis),
         examples("support from A", h.support || []), examples("counter-examples from B", h.counter_examples || [])),
       el("td", {class: "num"}, (h.validity > 0 ? "+" : "") + fmt(h.validity, 3)),
-      el("td", {class: "num"}, h.ci ? ciBar(h) : "–", h.ci ? ` [${fmt(h.ci[0], 2)}, ${fmt(h.ci[1], 2)}]` : ""),
+      el("td", {class: "num"}, h.ci ? ciBar(h, scale) : "–", h.ci ? ` [${fmt(h.ci[0], 2)}, ${fmt(h.ci[1], 2)}]` : ""),
       el("td", {class: "num"}, fmtP(h.p_value)), el("td", {class: "num"}, fmtP(h.q_value)),
       el("td", {class: "num"}, fmt(h.auroc, 2)), el("td", {class: "num"}, `${h.n_a}/${h.n_b}`))));
     const sig = result.hypotheses.filter((h) => h.significant).length;
@@ -188,6 +210,7 @@ const hypodisc = (() => {
 
   async function jobPage() {
     setupKey();
+    keyInput().addEventListener("change", () => window.location.reload());  // try again with the new key
     const jobId = decodeURIComponent(window.location.pathname.split("/").pop());
     document.getElementById("job-id").textContent = jobId;
     document.getElementById("cancel-job").onclick = async () => {
@@ -197,18 +220,21 @@ const hypodisc = (() => {
     const onInfo = (j) => { last = j; showJob(j); };
     try {
       onInfo(await api(`/v1/jobs/${jobId}`));
-      if (["queued", "running"].includes(last.status)) {
+      const active = () => ["queued", "running"].includes(last.status);
+      if (active()) {
         try {
           await follow(jobId, onInfo);
-        } catch (e) {  // no streaming: fall back to polling
-          while (["queued", "running"].includes(last.status)) {
-            await new Promise((r) => setTimeout(r, 1500));
-            onInfo(await api(`/v1/jobs/${jobId}`));
-          }
+        } catch (e) {
+          // no streaming: poll instead (below)
+        }
+        while (active()) {  // also when the stream ended before the job did
+          await new Promise((r) => setTimeout(r, 1500));
+          onInfo(await api(`/v1/jobs/${jobId}`));
         }
       }
       if (last.status === "succeeded") renderResult(await api(`/v1/jobs/${jobId}/result`), jobId);
     } catch (e) {
+      if (!last) document.getElementById("job-status").textContent = "unknown";
       showError("job-error", e.message);
     }
   }
