@@ -408,13 +408,13 @@ def serve(host: Annotated[str, typer.Option(help="address to bind")] = "127.0.0.
 
     from hypodisc.service.settings import is_loopback
 
-    if no_auth and not is_loopback(host):
-        raise HypodiscError(f"--no-auth on {host} would let anyone on the network run and read jobs",
-                            fix="bind to 127.0.0.1, or create a key with `hypodisc keys create` and drop --no-auth")
     svc = _service_settings(host=host, port=port, db_url=db, concurrency=concurrency,
                             auth=False if no_auth else None)
+    if not svc.auth and not is_loopback(host):
+        raise HypodiscError(f"auth off on {host} would let anyone on the network run and read jobs",
+                            fix="bind to 127.0.0.1, or create a key with `hypodisc keys create` and keep auth on")
     settings = _settings(backend, model, base_url, n_ctx, home, config)
-    if no_auth:
+    if not svc.auth:
         err.print(f"[yellow]warning:[/] authentication is off; only use this on a machine you trust ({host})")
     # Worker processes rebuild both settings objects from the environment.
     for key, value in svc.model_dump(exclude_none=True).items():

@@ -165,3 +165,29 @@ def test_diff_bad_options_are_one_clear_error(tmp_path, args, needle):
     a = tmp_path / "a.txt"
     a.write_text("\n".join(f"text {i}" for i in range(10)))
     assert_one_clear_error(run_cli("diff", str(a), str(a), *args), needle)
+
+
+def test_serve_refuses_auth_off_off_loopback(tmp_path):
+    db = f"sqlite:///{tmp_path / 's.db'}"
+    res = run_cli("serve", "--no-auth", "--host", "0.0.0.0", "--db", db)
+    assert res.returncode == 2 and "auth off on 0.0.0.0" in res.stderr
+    res = run_cli("serve", "--host", "0.0.0.0", "--db", db, env={"HYPODISC_SERVICE_AUTH": "false"})
+    assert res.returncode == 2 and "auth off" in res.stderr
+
+
+def test_keys_are_created_listed_and_revoked_with_only_a_hash_stored(tmp_path):
+    import sqlite3
+
+    db = f"sqlite:///{tmp_path / 's.db'}"
+    made = run_cli("keys", "create", "--name", "alice", "--db", db)
+    assert made.returncode == 0, made.stderr
+    secret = made.stdout.strip()
+    assert secret.startswith("hd_") and len(secret) > 40
+    dump = "\n".join(sqlite3.connect(tmp_path / "s.db").iterdump())
+    assert secret not in dump and "alice" in dump
+    listed = run_cli("keys", "list", "--db", db)
+    assert "alice" in listed.stdout and secret not in listed.stdout
+    assert run_cli("keys", "revoke", secret[:10], "--db", db).returncode == 0
+    assert "True" in run_cli("keys", "list", "--db", db).stdout
+    bad = run_cli("keys", "revoke", "nope", "--db", db)
+    assert bad.returncode == 2 and "no key 'nope'" in bad.stderr
