@@ -304,6 +304,7 @@ def create_app(service: ServiceSettings | None = None, settings: Settings | None
     @app.post("/v1/verify", response_model=VerifyResponse, tags=["verify"], responses=ERRORS,
               summary="Score given hypotheses on given texts, synchronously (small inputs only)")
     def verify(request: Request, body: VerifyRequest, who: CallerDep) -> VerifyResponse:
+        from hypodisc.errors import PromptTooLongError
         from hypodisc.service.registry import check_corpus_limits
         from hypodisc.verifiers.embedding import similarity
         from hypodisc.verifiers.llm_judge import LLMJudge
@@ -324,7 +325,10 @@ def create_app(service: ServiceSettings | None = None, settings: Settings | None
             model, kind = "minilm", "cosine"
         else:
             llm = st.engines.llm()
-            scores = LLMJudge(llm).score(body.hypotheses, body.texts)
+            try:
+                scores = LLMJudge(llm).score(body.hypotheses, body.texts)
+            except PromptTooLongError as exc:  # the client's input, not a server fault
+                raise ApiError(413, "prompt_too_long", f"{exc.message}; shorten the hypotheses or texts") from None
             model, kind = llm.model, "p_yes"
         return VerifyResponse(scores=[[round(float(x), 6) for x in row] for row in scores], score_kind=kind,
                               model=model, seconds=round(time.perf_counter() - t0, 3))

@@ -157,9 +157,11 @@ class JobStore:
         if workflow:
             q = q.where(JobRow.workflow == workflow)
         with self._session() as s:
-            total = s.scalar(select(func.count()).select_from(q.subquery()))
+            total = int(s.scalar(select(func.count()).select_from(q.subquery())) or 0)
+            if offset >= total:  # past the end; also keeps offsets beyond a 64-bit integer out of the SQL
+                return [], total
             rows = list(s.scalars(q.order_by(JobRow.created_at.desc(), JobRow.id).limit(limit).offset(offset)))
-        return rows, int(total or 0)
+        return rows, total
 
     def active_jobs(self, key_id: str | None) -> int:
         with self._session() as s:

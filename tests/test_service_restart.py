@@ -33,15 +33,16 @@ def _crash_mid_job(tmp_path, env):
     db = f"sqlite:///{tmp_path / 'service.db'}"
     srv = Server(db, tmp_path / "serve.log", auth=True, env=env)
     srv.start()
-    key = create_key(db)
-    c = Client(srv.url, api_key=key)
-    done = c.submit_diff(A[:10], B[:10], hypotheses=HYPS, config=FAST)
-    before = c.wait(done.id, timeout=120, poll_s=0.2)
-    long = c.submit_diff(A, B, hypotheses=HYPS, config=LONG)
-    queued = c.submit_diff(A[:10], B[:10], hypotheses=HYPS, config=FAST)
-    _until(lambda: (j := c.job(long.id)).status == "running" and j.stage == "judging", timeout=180)
-    srv.kill()  # SIGKILL: no shutdown hooks run, the job row still says "running"
-    c.close()
+    try:
+        key = create_key(db)
+        with Client(srv.url, api_key=key) as c:
+            done = c.submit_diff(A[:10], B[:10], hypotheses=HYPS, config=FAST)
+            before = c.wait(done.id, timeout=120, poll_s=0.2)
+            long = c.submit_diff(A, B, hypotheses=HYPS, config=LONG)
+            queued = c.submit_diff(A[:10], B[:10], hypotheses=HYPS, config=FAST)
+            _until(lambda: (j := c.job(long.id)).status == "running" and j.stage == "judging", timeout=180)
+    finally:
+        srv.kill()  # SIGKILL: no shutdown hooks run, the job row still says "running"
     return srv, key, done, before, long, queued
 
 

@@ -148,7 +148,10 @@ def run_diff(a: Sequence[str], b: Sequence[str], goal: Goal | None = None, confi
             xa, xb = tfidf_features(pa_texts, pb_texts)
         sep = job.sep = separability(xa, xb, seed=cfg.seed, features=cfg.features)
         progress("representative samples", 1, 1)
-        if sep.cv_auroc < 0.6:
+        if min(len(pa_texts), len(pb_texts)) < 10:
+            warnings.append(f"only {min(len(pa_texts), len(pb_texts))} proposal texts on the smaller side: the "
+                            "separability estimate (cross-validated AUROC) is unreliable at this size")
+        elif sep.cv_auroc < 0.6:
             warnings.append(f"the corpora are barely distinguishable (cross-validated AUROC {sep.cv_auroc:.2f}); "
                             "expect weak or no hypotheses")
 
