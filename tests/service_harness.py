@@ -39,7 +39,7 @@ class Server:
                 "--model", self.model, "--n-ctx", "2048", "--home", str(HOME)]
         if not self.auth:
             args.append("--no-auth")
-        env = {**os.environ, "HYPODISC_N_THREADS": "2", **self.env}
+        env = {**os.environ, "HYPODISC_N_THREADS": "2", "OMP_WAIT_POLICY": "PASSIVE", **self.env}
         log = open(self.log_path, "a")
         self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, cwd="/tmp", env=env,
                                      start_new_session=True)

@@ -35,7 +35,7 @@ class LLMJudge:
         self.max_text_chars = max_text_chars
         # Progress (and so a service job's cancel) is seen between batches: llama.cpp judges one prompt
         # at a time anyway, so small batches cost nothing there; batching servers want big ones.
-        self.batch_size = batch_size or (16 if getattr(backend, "name", "") == "llamacpp" else 64)
+        self.batch_size = batch_size or (8 if getattr(backend, "name", "") == "llamacpp" else 64)
         self.truncated = 0
 
     def _clip(self, text: str) -> str:
