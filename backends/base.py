@@ -79,6 +79,9 @@ class Usage:
     def __sub__(self, other: "Usage") -> "Usage":
         return Usage(**{k: getattr(self, k) - getattr(other, k) for k in vars(self)})
 
+    def __add__(self, other: "Usage") -> "Usage":
+        return Usage(**{k: getattr(self, k) + getattr(other, k) for k in vars(self)})
+
 
 @runtime_checkable
 class LLMBackend(Protocol):

@@ -243,11 +243,10 @@ def _run_diff(a_texts, b_texts, goal, cfg, settings, json_out: Path | None, titl
               candidates: list[str] | None = None):
     from hypodisc.verifiers.embedding import load_embedder
     from hypodisc.workflows import run_diff, run_null_check
+    from hypodisc.workflows.diff import needs_llm
     from hypodisc.workflows.diff_report import print_diff
 
-    # Re-ranking given hypotheses with the embedding verifier needs no LLM: skip loading one.
-    llm_free = candidates is not None and cfg.verifier in ("embedding", "proposer")
-    llm = None if llm_free else _backend(settings)
+    llm = _backend(settings) if needs_llm(cfg, candidates is not None) else None
     with err.status("loading the sentence embedder (minilm)"):
         embedder = load_embedder(settings.home)
     try:

@@ -21,10 +21,8 @@ import httpx
 
 from hypodisc.errors import HypodiscError
 from hypodisc.proposers.goal import ResearchGoal
-from hypodisc.service.schemas import JobInfo, JobList, VerifyResponse
+from hypodisc.service.schemas import ACTIVE, JobInfo, JobList, VerifyResponse
 from hypodisc.workflows.diff_models import DiffConfig, DiffResult
-
-ACTIVE = ("queued", "running")
 
 
 class ServiceError(HypodiscError):

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import anyio
+import jinja2
 from fastapi import Depends, FastAPI, File, Form, Query, Request, Security, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
@@ -29,9 +30,10 @@ from hypodisc.service.engines import Engines
 from hypodisc.service.limits import BodySizeLimit
 from hypodisc.service.registry import WORKFLOWS, InputRejected
 from hypodisc.service.runner import JobRunner
-from hypodisc.service.schemas import ErrorResponse, Health, JobInfo, JobList, VerifyRequest, VerifyResponse
+from hypodisc.service.schemas import (TERMINAL, ErrorResponse, Health, JobInfo, JobList, VerifyRequest,
+                                     VerifyResponse)
 from hypodisc.service.settings import ServiceSettings
-from hypodisc.service.store import TERMINAL, JobRow, JobStore
+from hypodisc.service.store import JobRow, JobStore
 from hypodisc.workflows.diff_models import DiffConfig, DiffRequest, DiffResult
 
 log = logging.getLogger("hypodisc.service")
@@ -342,13 +344,17 @@ def create_app(service: ServiceSettings | None = None, settings: Settings | None
     # -- pages ------------------------------------------------------------------------------------
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
+    # The pages take no per-request data (the JS fetches it with the key), so render them once.
+    pages = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True)
+    index_html, job_html = (pages.get_template(name).render() for name in ("index.html", "job.html"))
+
     @app.get("/", include_in_schema=False, response_class=HTMLResponse)
     def index_page() -> HTMLResponse:
-        return HTMLResponse((HERE / "templates" / "index.html").read_text())
+        return HTMLResponse(index_html)
 
     @app.get("/jobs/{job_id}", include_in_schema=False, response_class=HTMLResponse)
     def job_page(job_id: str) -> HTMLResponse:
-        return HTMLResponse((HERE / "templates" / "job.html").read_text())
+        return HTMLResponse(job_html)
 
     @app.get("/v1/schema/diff-config", include_in_schema=False)
     def diff_config_defaults() -> Response:

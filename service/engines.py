@@ -35,9 +35,7 @@ class JobBackend:
         with self._lock:
             before = self._inner.usage.snapshot()
             out = getattr(self._inner, method)(*args)
-            delta = self._inner.usage - before
-        for k, v in vars(delta).items():
-            setattr(self.usage, k, getattr(self.usage, k) + v)
+            self.usage = self.usage + (self._inner.usage - before)
         return out
 
     def generate(self, prompts: Sequence, params: GenerationParams):
@@ -127,9 +125,7 @@ class JobEngines:
         return self._embedder
 
     def cost_so_far(self) -> dict:
-        u = self._llm.usage if self._llm is not None else Usage()
-        stage = StageCost(stage="so far", wall_s=round(time.perf_counter() - self._t0, 3), llm_calls=u.calls,
-                          prompt_tokens=u.prompt_tokens, completion_tokens=u.completion_tokens,
-                          judgments=u.yes_no_judgments,
-                          embedded_texts=self._embedder.calls if self._embedder is not None else 0)
+        stage = StageCost.from_usage("so far", time.perf_counter() - self._t0,
+                                     self._llm.usage if self._llm is not None else Usage(),
+                                     self._embedder.calls if self._embedder is not None else 0)
         return {"stages": [stage.model_dump()]}

@@ -16,7 +16,7 @@ from pydantic import BaseModel
 from hypodisc.errors import HypodiscError
 from hypodisc.service.engines import JobEngines
 from hypodisc.service.settings import ServiceSettings
-from hypodisc.workflows.diff import MIN_TEXTS_PER_SIDE, run_diff
+from hypodisc.workflows.diff import MIN_TEXTS_PER_SIDE, needs_embedder, needs_llm, run_diff
 from hypodisc.workflows.diff_models import DiffRequest, DiffResult
 
 
@@ -79,11 +79,9 @@ def _check_diff(req: DiffRequest, limits: ServiceSettings) -> None:
 
 
 def _run_diff(req: DiffRequest, ctx: JobContext) -> DiffResult:
-    # Re-ranking given hypotheses with the embedding verifier needs no LLM (as in the CLI).
-    llm_free = req.hypotheses is not None and req.config.verifier in ("embedding", "proposer")
-    backend = None if llm_free else ctx.engines.llm()
-    needs_embedder = req.config.features == "embedding" or req.config.verifier in ("cascade", "embedding")
-    embedder = ctx.engines.embedder() if needs_embedder or req.config.dedupe_threshold < 1.0 else None
+    cfg = req.config
+    backend = ctx.engines.llm() if needs_llm(cfg, req.hypotheses is not None) else None
+    embedder = ctx.engines.embedder() if needs_embedder(cfg) or cfg.dedupe_threshold < 1.0 else None
     return run_diff(req.a, req.b, req.goal, req.config, backend=backend, embedder=embedder,
                     candidates=req.hypotheses, progress=ctx.progress, resume=ctx.resume,
                     on_checkpoint=ctx.on_checkpoint)

@@ -10,6 +10,8 @@ from pydantic import BaseModel, Field
 from hypodisc.workflows.cost import StageCost
 
 JobStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
+ACTIVE: tuple[JobStatus, ...] = ("queued", "running")
+TERMINAL: tuple[JobStatus, ...] = ("succeeded", "failed", "cancelled")
 
 
 class ErrorDetail(BaseModel):

@@ -18,10 +18,9 @@ from typing import Any
 
 from sqlalchemy import (JSON, Boolean, DateTime, Float, Integer, String, Text, create_engine, event, func, select,
                         update)
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
-ACTIVE = ("queued", "running")
-TERMINAL = ("succeeded", "failed", "cancelled")
+from hypodisc.service.schemas import ACTIVE
 
 
 def utcnow() -> datetime:
@@ -150,11 +149,15 @@ class JobStore:
                 return None
             return row
 
+    @staticmethod
+    def _of_key(key_id: str | None):
+        return JobRow.key_id.is_(None) if key_id is None else JobRow.key_id == key_id
+
     def list_jobs(self, key_id: str | None, *, limit: int, offset: int, status: str | None = None,
                   workflow: str | None = None, any_key: bool = False) -> tuple[list[JobRow], int]:
         q = select(JobRow)
         if not any_key:
-            q = q.where(JobRow.key_id == key_id) if key_id is not None else q.where(JobRow.key_id.is_(None))
+            q = q.where(self._of_key(key_id))
         if status:
             q = q.where(JobRow.status == status)
         if workflow:
@@ -169,7 +172,7 @@ class JobStore:
     def active_jobs(self, key_id: str | None) -> int:
         with self._session() as s:
             return int(s.scalar(select(func.count()).select_from(JobRow).where(
-                JobRow.key_id.is_(key_id) if key_id is None else JobRow.key_id == key_id,
+                self._of_key(key_id),
                 JobRow.status.in_(ACTIVE))) or 0)
 
     def request_cancel(self, job_id: str) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -81,7 +80,3 @@ def create_key(db_url: str, name: str = "test") -> str:
                          text=True, timeout=60, cwd="/tmp", env={**os.environ})
     assert out.returncode == 0, out.stderr
     return out.stdout.strip()
-
-
-def python() -> str:
-    return sys.executable

@@ -19,6 +19,12 @@ class StageCost(BaseModel):
     judgments: int = 0
     embedded_texts: int = 0
 
+    @classmethod
+    def from_usage(cls, stage: str, wall_s: float, usage: Usage, embedded_texts: int) -> "StageCost":
+        return cls(stage=stage, wall_s=round(wall_s, 3), llm_calls=usage.calls, prompt_tokens=usage.prompt_tokens,
+                   completion_tokens=usage.completion_tokens, judgments=usage.yes_no_judgments,
+                   embedded_texts=embedded_texts)
+
 
 class Cost(BaseModel):
     stages: list[StageCost] = []
@@ -51,8 +57,5 @@ class CostMeter:
         try:
             yield
         finally:
-            du = self._usage() - u0
-            self.cost.stages.append(StageCost(
-                stage=name, wall_s=round(time.perf_counter() - t0, 3), llm_calls=du.calls,
-                prompt_tokens=du.prompt_tokens, completion_tokens=du.completion_tokens,
-                judgments=du.yes_no_judgments, embedded_texts=self._embedded() - e0))
+            self.cost.stages.append(StageCost.from_usage(name, time.perf_counter() - t0, self._usage() - u0,
+                                                         self._embedded() - e0))

@@ -63,6 +63,16 @@ def _check_corpus(name: str, texts: Sequence[str]) -> list[str]:
     return kept
 
 
+def needs_llm(cfg: DiffConfig, has_candidates: bool) -> bool:
+    """Proposing, or judging with the LLM; re-ranking given hypotheses by embedding needs none."""
+    return not has_candidates or cfg.verifier in ("cascade", "exhaustive")
+
+
+def needs_embedder(cfg: DiffConfig) -> bool:
+    """Embedding features or an embedding ranker; without it, dedupe is skipped."""
+    return cfg.features == "embedding" or cfg.verifier in ("cascade", "embedding")
+
+
 def split_indices(n: int, cfg: DiffConfig, rng: np.random.Generator) -> tuple[list[int], list[int], list[int]]:
     """(proposal, screen, confirm) indices; exhaustive/embedding modes use screen+confirm together."""
     perm = rng.permutation(n).tolist()
@@ -119,10 +129,9 @@ def run_diff(a: Sequence[str], b: Sequence[str], goal: Goal | None = None, confi
     cfg = config or DiffConfig()
     progress = progress or _noop
     a, b = _check_corpus("A", a), _check_corpus("B", b)
-    needs_llm = candidates is None or cfg.verifier in ("cascade", "exhaustive")
-    if needs_llm and backend is None:
+    if needs_llm(cfg, candidates is not None) and backend is None:
         raise DiffInputError(f"the {cfg.verifier} verifier needs an LLM backend")
-    if embedder is None and (cfg.features == "embedding" or cfg.verifier in ("cascade", "embedding")):
+    if embedder is None and needs_embedder(cfg):
         raise DiffInputError("this configuration needs the sentence embedder (features=embedding or an embedding ranker)")
     job = _Job(cfg, goal, backend, CostMeter(backend, embedder))
     meter, warnings = job.meter, job.warnings
