@@ -439,6 +439,8 @@ def openapi(out_path: Annotated[Optional[Path], typer.Option("--out", help="writ
 
 
 def main() -> None:
+    from hypodisc import cli_features  # noqa: F401  (registers label-features and features ...)
+
     try:
         app()
     except HypodiscError as exc:

@@ -22,7 +22,12 @@ import httpx
 from hypodisc.errors import HypodiscError
 from hypodisc.proposers.goal import ResearchGoal
 from hypodisc.service.schemas import ACTIVE, JobInfo, JobList, VerifyResponse
+from hypodisc.datasets.feature_records import FeatureRecord
 from hypodisc.workflows.diff_models import DiffConfig, DiffResult
+from hypodisc.workflows.label_models import LabelConfig, LabelResult
+
+#: The result model of each workflow, so results come back typed.
+RESULT_MODELS: dict[str, type] = {"diff": DiffResult, "label-features": LabelResult}
 
 
 class ServiceError(HypodiscError):
@@ -76,6 +81,17 @@ class Client:
             body["hypotheses"] = list(hypotheses)
         return JobInfo.model_validate(self._request("POST", "/v1/jobs/diff", json=body).json())
 
+    def submit_label_features(self, features: list[FeatureRecord] | list[dict],
+                              config: LabelConfig | dict | None = None,
+                              explanations: dict[str, str] | None = None) -> JobInfo:
+        body: dict[str, Any] = {"features": [f.model_dump(mode="json") if isinstance(f, FeatureRecord) else f
+                                             for f in features]}
+        if config is not None:
+            body["config"] = config.model_dump() if isinstance(config, LabelConfig) else config
+        if explanations is not None:
+            body["explanations"] = dict(explanations)
+        return JobInfo.model_validate(self._request("POST", "/v1/jobs/label-features", json=body).json())
+
     def job(self, job_id: str) -> JobInfo:
         return JobInfo.model_validate(self._request("GET", f"/v1/jobs/{job_id}").json())
 
@@ -88,8 +104,10 @@ class Client:
     def cancel(self, job_id: str) -> JobInfo:
         return JobInfo.model_validate(self._request("POST", f"/v1/jobs/{job_id}/cancel").json())
 
-    def result(self, job_id: str) -> DiffResult:
-        return DiffResult.model_validate(self._request("GET", f"/v1/jobs/{job_id}/result").json())
+    def result(self, job_id: str, workflow: str | None = None) -> DiffResult | LabelResult:
+        """The finished job's result as its workflow's model (one extra GET when ``workflow`` is not given)."""
+        workflow = workflow or self.job(job_id).workflow
+        return RESULT_MODELS[workflow].model_validate(self._request("GET", f"/v1/jobs/{job_id}/result").json())
 
     def events(self, job_id: str) -> Iterator[JobInfo]:
         """Progress as the server streams it (SSE); ends when the job does."""
@@ -106,7 +124,7 @@ class Client:
                     data = []
 
     def wait(self, job_id: str, progress: Callable[[JobInfo], None] | None = None, timeout: float | None = None,
-             poll_s: float = 1.0) -> DiffResult:
+             poll_s: float = 1.0) -> DiffResult | LabelResult:
         """Block until the job ends; its result, or JobFailed. Polls (simple and proxy-proof)."""
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
@@ -120,7 +138,7 @@ class Client:
             time.sleep(poll_s)
         if info.status != "succeeded":
             raise JobFailed(info)
-        return self.result(job_id)
+        return self.result(job_id, info.workflow)
 
     # -- the synchronous verifier --------------------------------------------------------------
     def verify(self, hypotheses: list[str], texts: list[str], verifier: str = "llm") -> VerifyResponse:

@@ -3,6 +3,8 @@
 ``agnews_technology`` / ``agnews_business``: 40 AG News texts each, drawn with
 seed 0 from the texts whose gold predicate (Zhong et al. 2024, nlparam) is
 "has a topic of technology." / "has a topic of business.".
+``agnews_2048``: the 2,048 AG News texts of nlparam's ``data_cluster_agnews.json``, so the
+feature-label demo runs where the shared data folder is absent.
 """
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ if [ ! -x .venv/bin/python ] || [ "$(cat $stamp 2>/dev/null)" != "$want" ]; then
   # torch first and pinned: 2.13.0 is the CPU build on disk; an unpinned torch would pull GBs of CUDA.
   .venv/bin/pip install -q --disable-pip-version-check "torch==$TORCH_VERSION"
   .venv/bin/pip install -q --disable-pip-version-check --find-links "$HYPODISC_HOME/wheels" \
-    "llama-cpp-python==$LLAMA_CPP_VERSION" "torch==$TORCH_VERSION" -e ".[test,embed]"
+    "llama-cpp-python==$LLAMA_CPP_VERSION" "torch==$TORCH_VERSION" -e ".[test,embed,features]"
   echo "$want" > $stamp
 fi
 echo "[bootstrap] .venv ready"

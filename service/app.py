@@ -155,7 +155,7 @@ def _add_workflow_routes(app: FastAPI, name: str) -> None:
 
     app.add_api_route(f"/v1/jobs/{name}", submit, methods=["POST"], status_code=202, response_model=JobInfo,
                       summary=f"Submit a {name} job", description=spec.summary, tags=["jobs"],
-                      operation_id=f"submit_{name}", responses=ERRORS)
+                      operation_id=f"submit_{name.replace('-', '_')}", responses=ERRORS)
 
 
 def _parse_upload(upload: UploadFile, name: str, field: str | None) -> list[str]:

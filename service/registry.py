@@ -2,7 +2,7 @@
 
 The service adds nothing to a workflow: it validates the request against its limits,
 calls the same function the CLI and the benchmarks call, and stores what comes back.
-New workflows (features, images, graphs) register here as they land.
+New workflows (images, graphs) register here as they land.
 """
 
 from __future__ import annotations
@@ -18,6 +18,10 @@ from hypodisc.service.engines import JobEngines
 from hypodisc.service.settings import ServiceSettings
 from hypodisc.workflows.diff import MIN_TEXTS_PER_SIDE, needs_embedder, needs_llm, run_diff
 from hypodisc.workflows.diff_models import DiffRequest, DiffResult
+from hypodisc.workflows.label_features import label_features
+from hypodisc.workflows.label_features import needs_embedder as label_needs_embedder
+from hypodisc.workflows.label_features import needs_llm as label_needs_llm
+from hypodisc.workflows.label_models import LabelRequest, LabelResult
 
 
 class InputRejected(HypodiscError):
@@ -87,6 +91,35 @@ def _run_diff(req: DiffRequest, ctx: JobContext) -> DiffResult:
                     on_checkpoint=ctx.on_checkpoint)
 
 
+def _check_labels(req: LabelRequest, limits: ServiceSettings) -> None:
+    if not req.features:
+        raise InputRejected(422, "no_features", "features is empty; give at least one feature record")
+    if len(req.features) > min(limits.max_features_per_job, req.config.max_features):
+        raise InputRejected(413, "too_many_features", f"{len(req.features)} features; the limit is "
+                                                      f"{min(limits.max_features_per_job, req.config.max_features)}")
+    seen: set[str] = set()
+    for i, f in enumerate(req.features):
+        if f.feature_id in seen:
+            raise InputRejected(422, "duplicate_feature_id", f"features[{i}]: feature_id {f.feature_id!r} appears "
+                                                             "twice")
+        seen.add(f.feature_id)
+        if len(f.examples) > limits.max_examples_per_feature:
+            raise InputRejected(413, "too_many_examples", f"feature {f.feature_id!r} has {len(f.examples)} "
+                                                          f"examples; the limit is {limits.max_examples_per_feature}")
+        for j, ex in enumerate(f.examples):
+            if sum(len(t) for t in ex.tokens) > limits.max_text_chars:
+                raise InputRejected(413, "text_too_long", f"feature {f.feature_id!r}, example {j}: longer than "
+                                                          f"{limits.max_text_chars} characters")
+
+
+def _run_labels(req: LabelRequest, ctx: JobContext) -> LabelResult:
+    ids = [f.feature_id for f in req.features]
+    backend = ctx.engines.llm() if label_needs_llm(req.config, req.explanations, ids) else None
+    embedder = ctx.engines.embedder() if label_needs_embedder(req.config) else None
+    return label_features(req.features, req.config, backend=backend, embedder=embedder,
+                          explanations=req.explanations, progress=ctx.progress)
+
+
 WORKFLOWS: dict[str, WorkflowSpec] = {
     "diff": WorkflowSpec(
         name="diff",
@@ -95,4 +128,10 @@ WORKFLOWS: dict[str, WorkflowSpec] = {
         stage_spans={"representative samples": (0.0, 0.05), "proposing": (0.05, 0.4),
                      "embedding ranker": (0.4, 0.45), "screening (LLM)": (0.45, 0.7),
                      "confirming (LLM)": (0.7, 1.0), "judging": (0.45, 1.0)}),
+    "label-features": WorkflowSpec(
+        name="label-features",
+        summary="Feature labels (delphi-class): explain what each SAE latent or neuron responds to, and score the "
+                "explanation on held-out examples beside a borrowed-explanation control and an always-no baseline",
+        request_model=LabelRequest, result_model=LabelResult, check=_check_labels, run=_run_labels,
+        stage_spans={"explain": (0.0, 0.35), "score": (0.35, 1.0)}),
 }

@@ -25,6 +25,8 @@ class ServiceSettings(BaseSettings):
     max_body_bytes: int = Field(64 << 20, ge=1024, description="largest request body")
     max_texts_per_corpus: int = Field(20_000, ge=1)
     max_text_chars: int = Field(20_000, ge=1, description="longest single text")
+    max_features_per_job: int = Field(2_000, ge=1, description="features in one label-features job")
+    max_examples_per_feature: int = Field(5_000, ge=1, description="activation examples of one feature")
     max_active_jobs_per_key: int = Field(10, ge=1, description="queued + running jobs one key may have")
     max_verify_pairs: int = Field(2_000, ge=1, description="hypotheses x texts in one synchronous /v1/verify")
     lease_s: float = Field(30.0, gt=0, description="a running job whose worker has not beaten for this long "

@@ -160,16 +160,52 @@ const hypodisc = (() => {
       `${fmt(result.separability.cv_auroc, 2)} (${result.separability.verdict}); model ${result.model || "none"}.`;
     document.getElementById("warnings").replaceChildren(...(result.warnings || []).map((w) => el("li", {}, w)));
     document.getElementById("result").hidden = false;
+    download(result, `hypodisc-diff-${jobId}.json`);
+  }
+
+  function download(result, name) {
     const link = document.getElementById("download-json");
     link.hidden = false;
-    link.onclick = async (ev) => {  // fetched with the key header, then saved as a file
+    link.onclick = (ev) => {  // the result was fetched with the key header; save it as a file
       ev.preventDefault();
       const blob = new Blob([JSON.stringify(result, null, 2)], {type: "application/json"});
-      const a = el("a", {href: URL.createObjectURL(blob), download: `hypodisc-diff-${jobId}.json`});
+      const a = el("a", {href: URL.createObjectURL(blob), download: name});
       document.body.append(a);
       a.click();
       a.remove();
     };
+  }
+
+  function scoreCell(f, name) {
+    const s = (f.scores || {})[name];
+    if (!s) return el("td", {class: "num", title: (f.skipped || {})[name] || "not run"}, "–");
+    const b = f.controls && f.controls.borrowed ? f.controls.borrowed.scores[name] : null;
+    return el("td", {class: "num", title: `${s.metric}; 95% CI [${fmt(s.ci_low, 3)}, ${fmt(s.ci_high, 3)}]; ` +
+                                           `n ${s.n_positive}+${s.n_negative}`},
+      `${fmt(s.score, 2)} [${fmt(s.ci_low, 2)}, ${fmt(s.ci_high, 2)}]`,
+      el("span", {class: "control"}, b ? ` vs ${fmt(b.score, 2)}` : ""));
+  }
+
+  function renderLabels(result, jobId) {
+    const names = result.config.scorers;
+    const head = document.querySelector("#labels thead tr");
+    head.replaceChildren(el("th", {}, "feature"), el("th", {}, "explanation"),
+      ...names.map((n) => el("th", {title: "score [95% CI] vs the borrowed-explanation control"}, n)));
+    document.querySelector("#labels tbody").replaceChildren(...result.features.map((f) => el("tr", {},
+      el("td", {}, f.feature_id),
+      el("td", {class: "hyp"}, el("div", {}, f.explanation || "(no explanation)"),
+        f.controls && f.controls.borrowed ? el("div", {class: "control"}, `control: “${f.controls.borrowed.explanation}” ` +
+                                                      `(from ${f.controls.borrowed.from_feature})`) : ""),
+      ...names.map((n) => scoreCell(f, n)))));
+    const parts = Object.entries(result.summary).map(([n, s]) => `${n} mean ${fmt(s.mean, 2)}` +
+      (s.mean_borrowed == null ? "" : ` vs borrowed ${fmt(s.mean_borrowed, 2)} (beats it on ${pct(s.beats_borrowed)})`) +
+      `, always-no ${fmt(s.mean_always_no, 2)}`);
+    document.getElementById("labels-summary").textContent =
+      `${result.features.length} features, ${fmt(result.features_per_hour, 0)} features/hour with ` +
+      `${result.model || "no LLM"}. ${parts.join("; ")}.`;
+    document.getElementById("labels-warnings").replaceChildren(...(result.warnings || []).map((w) => el("li", {}, w)));
+    document.getElementById("labels-result").hidden = false;
+    download(result, `hypodisc-labels-${jobId}.json`);
   }
 
   function showJob(j) {
@@ -232,7 +268,10 @@ const hypodisc = (() => {
           onInfo(await api(`/v1/jobs/${jobId}`));
         }
       }
-      if (last.status === "succeeded") renderResult(await api(`/v1/jobs/${jobId}/result`), jobId);
+      if (last.status === "succeeded") {
+        const result = await api(`/v1/jobs/${jobId}/result`);
+        if (last.workflow === "label-features") renderLabels(result, jobId); else renderResult(result, jobId);
+      }
     } catch (e) {
       if (!last) document.getElementById("job-status").textContent = "unknown";
       showError("job-error", e.message);

