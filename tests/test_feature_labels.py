@@ -172,10 +172,10 @@ def test_feature_without_negatives_borrows_and_says_so(texts, embedder):
 @pytest.mark.slow
 def test_full_pipeline_with_an_llm_runs_every_scorer_and_control(smol, embedder, texts):
     """SmolLM2 is a useless judge, so this checks plumbing and shapes, not quality."""
-    feats = planted_features(texts, RULES[:2], max_examples=30)
+    feats = planted_features(texts, RULES[:2], max_examples=24)
     seen = []
-    cfg = LabelConfig(scorers=["detection", "fuzzing", "embedding", "simulation"], n_test_positive=4,
-                      n_test_negative=4, resamples=100, best_of=2, n_validate=3)
+    cfg = LabelConfig(scorers=["detection", "fuzzing", "embedding", "simulation"], n_test_positive=3,
+                      n_test_negative=3, resamples=100, best_of=2, n_validate=2, n_explain=4)
     res = label_features(feats, cfg, backend=smol, embedder=embedder,
                          progress=lambda stage, done, total: seen.append((stage, done, total)))
     assert ("explain", 2, 2) in seen and ("score", 2, 2) in seen

@@ -311,3 +311,38 @@ def test_wrong_key_shows_an_error(server, page):
     _enter_key(page, "")
     _wait_error(page, "#jobs-error", "missing_api_key")
     assert error.is_visible() and page.locator("#jobs tbody tr").count() == 0
+
+
+def test_label_features_job_page_shows_the_scores_as_text(server, page):
+    """A label-features job (given explanations, embedding scorer): the page's table matches the API, as text."""
+    from hypodisc.datasets import demo_pair
+    from hypodisc.datasets.planted_features import planted_topic_feature
+
+    tech, business = demo_pair()
+    evil = '<img src=x onerror="window.__xss=3"> technology news'
+    feats = [planted_topic_feature("topic/tech", tech, business).model_dump(mode="json"),
+             planted_topic_feature("topic/<b>biz</b>", business, tech).model_dump(mode="json")]
+    body = {"features": feats, "explanations": {"topic/tech": evil, "topic/<b>biz</b>": "business news"},
+            "config": {"scorers": ["embedding"], "resamples": 100}}
+    r = httpx.post(f"{server.url}/v1/jobs/label-features", json=body, headers={"X-API-Key": server.key}, timeout=30)
+    assert r.status_code == 202, r.text
+    job_id = r.json()["id"]
+    page.goto(server.url + "/")
+    _enter_key(page, server.key)
+    page.goto(f"{server.url}/jobs/{job_id}")
+    page.wait_for_selector("#labels tbody tr", timeout=JOB_TIMEOUT_MS)
+    result = _result(server, job_id)
+    rows = page.locator("#labels tbody tr").evaluate_all(
+        "trs => trs.map(tr => [tr.cells[0].textContent, tr.cells[1].firstChild.textContent, tr.cells[2].textContent])")
+    expected = [[f["feature_id"], f["explanation"],
+                 f"{f['scores']['embedding']['score']:.2f} [{f['scores']['embedding']['ci_low']:.2f}, "
+                 f"{f['scores']['embedding']['ci_high']:.2f}] vs "
+                 f"{f['controls']['borrowed']['scores']['embedding']['score']:.2f}"]
+                for f in result["features"]]
+    assert rows == expected
+    assert page.locator("#labels img, #labels b").count() == 0
+    assert page.evaluate("typeof window.__xss") == "undefined"
+    assert "features/hour" in page.inner_text("#labels-summary")
+    assert not page.locator("#download-json").is_hidden()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "labels_page.png"), full_page=True)
