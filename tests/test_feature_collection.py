@@ -192,8 +192,10 @@ def test_load_demo_corpus(tmp_path, monkeypatch):
         pytest.skip(f"demo corpus not available: {exc}")
     assert len(texts) == 7 and all(isinstance(t, str) and t for t in texts)
     monkeypatch.setenv("HYPODISC_SHARED_DATA", str(tmp_path))
-    with pytest.raises(CorpusError, match=r"data_cluster_agnews\.json.*HYPODISC_SHARED_DATA"):
-        load_demo_corpus("agnews")
+    with pytest.raises(CorpusError, match=r"data_cluster_dbpedia\.json.*HYPODISC_SHARED_DATA"):
+        load_demo_corpus("dbpedia")
+    # agnews is bundled, so the demo works without the shared folder
+    assert len(load_demo_corpus("agnews")) == 2048
     (tmp_path / "nlparam").mkdir()
     (tmp_path / "nlparam" / "data_cluster_tiny.json").write_text('{"texts": ["a", "b", "c"]}')
     assert load_demo_corpus("tiny", limit=2) == ["a", "b"]
