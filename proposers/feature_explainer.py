@@ -89,8 +89,9 @@ def parse_explanation(reply: str, max_words: int = 30) -> str | None:
     lines = [ln.strip() for ln in reply.strip().splitlines() if ln.strip()]
     tagged = [ln for ln in lines if _PREFIX.match(ln)]
     line = tagged[-1] if tagged else (lines[-1] if lines else "")
-    text = _PREFIX.sub("", line).strip().strip("*`").strip().strip("\"'").strip()
-    text = text.rstrip(".").strip()
+    text = _PREFIX.sub("", line).strip().strip("*`").strip().rstrip(".").strip()
+    if len(text) > 1 and text[0] == text[-1] and text[0] in "\"'":  # quoted whole; keep inner quotes
+        text = text[1:-1].strip().rstrip(".").strip()
     words = text.split()
     if not words or text.lower().startswith(("what does", "explanation")):
         return None

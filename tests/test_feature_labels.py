@@ -106,6 +106,7 @@ def test_output_side_mode_shows_top_logits():
     ("Explanation: \"the word bank\"", "the word bank"),
     ("**Explanation:** weekdays", "weekdays"),
     ("just a line", "just a line"),
+    ('Explanation: the word "said".', 'the word "said"'),
     ("", None),
 ])
 def test_parse_explanation(reply, expected):
