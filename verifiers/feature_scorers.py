@@ -143,6 +143,23 @@ def _batch_size(backend: LLMBackend) -> int:
     return 8 if getattr(backend, "name", "") == "llamacpp" else 64
 
 
+def _needs_both_classes(task: ScoringTask) -> str | None:
+    return None if task.positives and task.negatives else "needs firing and silent test examples"
+
+
+def _firing_or_silent_items(task: ScoringTask, max_chars: int) -> list[Item]:
+    """Each test text as is, truth 1 if the feature fires on it, else 0."""
+    return ([Item(clip(e.text, max_chars), 1.0, 1) for e in task.positives]
+            + [Item(clip(e.text, max_chars), 0.0, 0) for e in task.negatives])
+
+
+def _predict_yes_no(scorer, tasks: Sequence[ScoringTask], items: Sequence[list[Item]],
+                    progress: Progress | None) -> list[np.ndarray]:
+    """P(yes) of ``scorer.prompt`` for every item of every task, in one batched run."""
+    prompts = [scorer.prompt(t.explanation, it) for t, its in zip(tasks, items) for it in its]
+    return _split(_yes_no_batched(scorer.backend, prompts, _batch_size(scorer.backend), progress), items)
+
+
 @dataclass
 class DetectionScorer(_BinaryReport):
     """Does the feature fire anywhere in this (unmarked) text? P(yes) against the truth."""
@@ -152,11 +169,10 @@ class DetectionScorer(_BinaryReport):
     name: str = "detection"
 
     def applicable(self, task: ScoringTask) -> str | None:
-        return None if task.positives and task.negatives else "needs firing and silent test examples"
+        return _needs_both_classes(task)
 
     def items(self, task: ScoringTask) -> list[Item]:
-        return ([Item(clip(e.text, self.max_chars), 1.0, 1) for e in task.positives]
-                + [Item(clip(e.text, self.max_chars), 0.0, 0) for e in task.negatives])
+        return _firing_or_silent_items(task, self.max_chars)
 
     def prompt(self, explanation: str, item: Item) -> Chat:
         return _ask(explanation, f"Text:\n<<<\n{item.shown}\n>>>",
@@ -164,8 +180,7 @@ class DetectionScorer(_BinaryReport):
                     "describes? Answer Yes or No.")
 
     def predict(self, tasks, items, progress=None):
-        prompts = [self.prompt(t.explanation, it) for t, its in zip(tasks, items) for it in its]
-        return _split(_yes_no_batched(self.backend, prompts, _batch_size(self.backend), progress), items)
+        return _predict_yes_no(self, tasks, items, progress)
 
 
 @dataclass
@@ -207,8 +222,7 @@ class FuzzingScorer(_BinaryReport):
                     "Is every marked token an instance of what the explanation describes? Answer Yes or No.")
 
     def predict(self, tasks, items, progress=None):
-        prompts = [self.prompt(t.explanation, it) for t, its in zip(tasks, items) for it in its]
-        return _split(_yes_no_batched(self.backend, prompts, _batch_size(self.backend), progress), items)
+        return _predict_yes_no(self, tasks, items, progress)
 
 
 @dataclass
@@ -224,11 +238,10 @@ class EmbeddingScorer(_BinaryReport):
     name: str = "embedding"
 
     def applicable(self, task: ScoringTask) -> str | None:
-        return None if task.positives and task.negatives else "needs firing and silent test examples"
+        return _needs_both_classes(task)
 
     def items(self, task: ScoringTask) -> list[Item]:
-        return ([Item(clip(e.text, self.max_chars), 1.0, 1) for e in task.positives]
-                + [Item(clip(e.text, self.max_chars), 0.0, 0) for e in task.negatives])
+        return _firing_or_silent_items(task, self.max_chars)
 
     def predict(self, tasks, items, progress=None):
         texts = [it.shown for its in items for it in its]
@@ -266,7 +279,7 @@ class SimulationScorer:
     digits: tuple[str, ...] = field(default=DIGITS)
 
     def applicable(self, task: ScoringTask) -> str | None:
-        return None if task.positives and task.negatives else "needs firing and silent test examples"
+        return _needs_both_classes(task)
 
     def items(self, task: ScoringTask) -> list[Item]:
         scale = task.max_activation if task.max_activation > 0 else 1.0
