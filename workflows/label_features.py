@@ -172,9 +172,9 @@ def _borrowed_for(i: int, feats: list[_Feature]) -> _Feature | None:
     return None
 
 
-def _score(feats: list[_Feature], all_feats: list[_Feature], scorers: list[Scorer],
-           cfg: LabelConfig) -> list[FeatureLabel]:
-    """Score a chunk's explanations and controls; every scorer sees the whole chunk in one call."""
+def _score(all_feats: list[_Feature], lo: int, scorers: list[Scorer], cfg: LabelConfig) -> list[FeatureLabel]:
+    """Score the chunk ``all_feats[lo: lo + CHUNK]`` and its controls; every scorer sees the chunk in one call."""
+    feats = all_feats[lo: lo + CHUNK]
     jobs: list[tuple[int, str, ScoringTask]] = []  # (feature index in chunk, "real"|"borrowed", task)
     borrowed: dict[int, _Feature] = {}
     for i, f in enumerate(feats):
@@ -182,7 +182,7 @@ def _score(feats: list[_Feature], all_feats: list[_Feature], scorers: list[Score
             continue
         jobs.append((i, "real", f.task(f.explanation, cfg.seed)))
         if cfg.controls:
-            other = _borrowed_for(all_feats.index(f), all_feats)
+            other = _borrowed_for(lo + i, all_feats)
             if other is not None:
                 borrowed[i] = other
                 jobs.append((i, "borrowed", f.task(other.explanation, cfg.seed)))
@@ -292,7 +292,7 @@ def label_features(records: Sequence[FeatureRecord], config: LabelConfig | None 
     labels: list[FeatureLabel] = []
     with meter.stage("score"):
         for lo in range(0, len(feats), CHUNK):
-            labels += _score(feats[lo: lo + CHUNK], feats, scorers, cfg)
+            labels += _score(feats, lo, scorers, cfg)
             progress("score", min(lo + CHUNK, len(feats)), len(feats))
     seconds = time.perf_counter() - t0
     warnings = []
