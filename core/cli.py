@@ -267,18 +267,23 @@ def _run_diff(a_texts, b_texts, goal, cfg, settings, json_out: Path | None, titl
     return result
 
 
-def _diff_config(**values):
-    """DiffConfig from CLI values; a bad value is one error line naming the option."""
+def _validated(model, renames: dict[str, str] | None = None, **values):
+    """``model(**values)``; a bad value is one error line naming the CLI option (``top_k`` -> ``--top-k``)."""
     from pydantic import ValidationError
 
-    from hypodisc.workflows import DiffConfig
-
     try:
-        return DiffConfig(**values)
+        return model(**values)
     except ValidationError as exc:
         first = exc.errors()[0]
-        name = {"top_k": "--top", "n_candidates": "--candidates"}.get(str(first["loc"][0]), f"--{first['loc'][0]}")
+        field = str(first["loc"][0])
+        name = (renames or {}).get(field, "--" + field.replace("_", "-"))
         raise HypodiscError(f"{name}: {first['msg']} (got {first.get('input')!r})") from None
+
+
+def _diff_config(**values):
+    from hypodisc.workflows import DiffConfig
+
+    return _validated(DiffConfig, {"top_k": "--top", "n_candidates": "--candidates"}, **values)
 
 
 def _goal(goal: str | None, goal_json: Path | None):

@@ -14,7 +14,7 @@ from typing import Annotated, Optional
 import typer
 
 from hypodisc.cli import (BackendOpt, BaseUrlOpt, ConfigOpt, HomeOpt, ModelOpt, NCtxOpt, _backend, _diff_progress,
-                          _progress, _settings, app, err, out)
+                          _progress, _settings, _validated, app, err, out)
 from hypodisc.errors import HypodiscError
 
 features_app = typer.Typer(help="Collect real feature activations from local models, and run the feature demo.",
@@ -30,16 +30,9 @@ def write_atomic(path: Path, text: str) -> None:
 
 
 def _label_config(**values):
-    from pydantic import ValidationError
-
     from hypodisc.workflows.label_models import LabelConfig
 
-    try:
-        return LabelConfig(**values)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        name = "--" + str(first["loc"][0]).replace("_", "-")
-        raise HypodiscError(f"{name}: {first['msg']} (got {first.get('input')!r})") from None
+    return _validated(LabelConfig, **values)
 
 
 def _scorer_list(text: str) -> list[str]:
