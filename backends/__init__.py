@@ -63,7 +63,8 @@ def load_backend(settings: Settings) -> LLMBackend:
         from hypodisc.backends.llamacpp import LlamaCppBackend
 
         return LlamaCppBackend(target, n_ctx=settings.n_ctx, n_threads=settings.n_threads, n_batch=settings.n_batch,
-                               seed=settings.seed, model_name=display)
+                               seed=settings.seed, model_name=display,
+                               probe_cache_dir=settings.home / "probes")
     if settings.backend == "vllm":
         from hypodisc.backends.vllm import VLLMBackend
 

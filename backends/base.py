@@ -8,6 +8,7 @@ each call as an immutable :class:`GenerationParams`; backends keep no per-call s
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, TypedDict, runtime_checkable
@@ -64,23 +65,48 @@ class ContinuationScore:
         return float(sum(self.logprobs))
 
 
+_COUNTERS = ("calls", "prompt_tokens", "completion_tokens", "yes_no_judgments")
+
+
 @dataclass
 class Usage:
-    """Running cost counters; workflows snapshot them per stage."""
+    """Running cost counters; workflows snapshot them per stage.
+
+    Backends fan requests out over thread pools, and ``x += n`` on an attribute is not atomic,
+    so every update goes through :meth:`add`, under a lock: counts are exact under concurrency.
+    """
 
     calls: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
     yes_no_judgments: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
+
+    def add(self, calls: int = 0, prompt_tokens: int = 0, completion_tokens: int = 0,
+            yes_no_judgments: int = 0) -> None:
+        with self._lock:
+            self.calls += calls
+            self.prompt_tokens += prompt_tokens
+            self.completion_tokens += completion_tokens
+            self.yes_no_judgments += yes_no_judgments
+
+    def add_usage(self, other: "Usage") -> None:
+        self.add(**other.as_dict())
+
+    def as_dict(self) -> dict[str, int]:
+        with self._lock:
+            return {k: getattr(self, k) for k in _COUNTERS}
 
     def snapshot(self) -> "Usage":
-        return Usage(**vars(self))
+        return Usage(**self.as_dict())
 
     def __sub__(self, other: "Usage") -> "Usage":
-        return Usage(**{k: getattr(self, k) - getattr(other, k) for k in vars(self)})
+        mine, theirs = self.as_dict(), other.as_dict()
+        return Usage(**{k: mine[k] - theirs[k] for k in _COUNTERS})
 
     def __add__(self, other: "Usage") -> "Usage":
-        return Usage(**{k: getattr(self, k) + getattr(other, k) for k in vars(self)})
+        mine, theirs = self.as_dict(), other.as_dict()
+        return Usage(**{k: mine[k] + theirs[k] for k in _COUNTERS})
 
 
 @runtime_checkable

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from hypodisc.backends.llamacpp_probe import ensure_llamacpp_runs
 from hypodisc.backends.base import ContinuationScore, Generation, GenerationParams, Prompt, Usage
 from hypodisc.backends.prefix import common_prefix_len, prefix_order
 from hypodisc.backends.yesno import p_yes, variant_token_ids
@@ -31,7 +32,13 @@ class LlamaCppBackend:
     name = "llamacpp"
 
     def __init__(self, model_path: str | Path, *, n_ctx: int = 4096, n_threads: int | None = None,
-                 n_batch: int = 512, seed: int = 0, model_name: str | None = None, reuse_prefix: bool = True):
+                 n_batch: int = 512, seed: int = 0, model_name: str | None = None, reuse_prefix: bool = True,
+                 probe_cache_dir: Path | None = None):
+        path = Path(model_path)
+        if not path.is_file():
+            raise BackendUnavailableError(f"no GGUF file at {path}", fix="pass a .gguf path or a registered model name")
+        # A wheel this CPU can't run dies with SIGILL at the first matrix product; find out in a child first.
+        ensure_llamacpp_runs(path, probe_cache_dir)
         try:
             import llama_cpp
             from llama_cpp.llama_chat_format import Jinja2ChatFormatter
@@ -40,9 +47,6 @@ class LlamaCppBackend:
                 f"llama-cpp-python is not installed ({exc})",
                 fix="run `make install` (it builds and caches the wheel) or `pip install llama-cpp-python`",
             ) from None
-        path = Path(model_path)
-        if not path.is_file():
-            raise BackendUnavailableError(f"no GGUF file at {path}", fix="pass a .gguf path or a registered model name")
         self._llama_cpp = llama_cpp
         try:
             self._llm = llama_cpp.Llama(
@@ -126,7 +130,7 @@ class LlamaCppBackend:
             llm.input_ids[lo: lo + len(chunk)] = chunk
             llm.n_tokens = lo + len(chunk)
         llm._requires_eval = True
-        self.usage.prompt_tokens += len(tokens) - start
+        self.usage.add(prompt_tokens=len(tokens) - start)
         return rows
 
     # -- protocol --------------------------------------------------------
@@ -140,8 +144,7 @@ class LlamaCppBackend:
             toks = token_lists[i]
             row = self._decode(toks, {len(toks) - 1})[len(toks) - 1]
             out[i] = p_yes(row[yes].tolist(), row[no].tolist())
-        self.usage.calls += len(prompts)
-        self.usage.yes_no_judgments += len(prompts)
+        self.usage.add(calls=len(prompts), yes_no_judgments=len(prompts))
         return out
 
     def continuation_logprobs(self, contexts: Sequence[Prompt], continuations: Sequence[str]) -> list[ContinuationScore]:
@@ -165,7 +168,7 @@ class LlamaCppBackend:
                 tokens=[self._piece(t) for t in cont_toks],
                 logprobs=[float(rows[p][tok]) for p, tok in zip(positions, cont_toks)],
             )
-        self.usage.calls += len(pairs)
+        self.usage.add(calls=len(pairs))
         return [o for o in out if o is not None]
 
     def generate(self, prompts: Sequence[Prompt], params: GenerationParams) -> list[Generation]:
@@ -185,9 +188,7 @@ class LlamaCppBackend:
                 texts.append(res["choices"][0]["text"])
                 n_prompt = res["usage"]["prompt_tokens"]
                 n_completion += res["usage"]["completion_tokens"]
-            self.usage.calls += params.n
-            self.usage.prompt_tokens += n_prompt
-            self.usage.completion_tokens += n_completion
+            self.usage.add(calls=params.n, prompt_tokens=n_prompt, completion_tokens=n_completion)
             out[i] = Generation(texts=texts, prompt_tokens=n_prompt, completion_tokens=n_completion)
         return [o for o in out if o is not None]
 

@@ -9,6 +9,8 @@ every failure names the server and the reason.
 from __future__ import annotations
 
 import time
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -20,7 +22,29 @@ from hypodisc.backends.yesno import p_yes_from_top_logprobs
 from hypodisc.errors import BackendResponseError, BackendUnavailableError, PromptTooLongError
 
 YES_NO_TOP_K = 20
+# 429 (rate limited) and 408 (request timeout) say "try again later"; 5xx are retried too.
+RETRYABLE_STATUS = frozenset({408, 429})
+# However long a server asks us to wait, one wait never exceeds this (the number of tries bounds the rest).
+MAX_RETRY_WAIT_S = 60.0
 T = TypeVar("T")
+
+
+def retry_after_s(value: str | None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header: delta-seconds or an HTTP date; None if absent or bad."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
 
 
 class OpenAIBackend:
@@ -45,6 +69,7 @@ class OpenAIBackend:
     def _request(self, method: str, path: str, body: dict | None = None) -> dict[str, Any]:
         delay = 0.5
         for attempt in range(self._max_retries + 1):
+            wait = delay
             try:
                 resp = self._client.request(method, path, json=body)
             except httpx.TransportError as exc:
@@ -53,17 +78,20 @@ class OpenAIBackend:
                 if resp.status_code < 400:
                     return resp.json()
                 reason = f"HTTP {resp.status_code}: {resp.text[:300]}"
-                if resp.status_code < 500:
+                if resp.status_code not in RETRYABLE_STATUS and resp.status_code < 500:
                     if "context length" in resp.text or "maximum context" in resp.text:
                         raise PromptTooLongError(f"server at {self.base_url} rejected the prompt: {reason}",
                                                  fix="shorten the input or serve the model with a longer context")
                     raise BackendResponseError(f"server at {self.base_url}{path} refused the request: {reason}")
+                # A rate-limited or busy server says when to come back; we wait that long (capped).
+                wait = max(delay, retry_after_s(resp.headers.get("retry-after")) or 0.0)
             if attempt < self._max_retries:
-                time.sleep(delay)
+                time.sleep(min(wait, MAX_RETRY_WAIT_S))
                 delay *= 2
         raise BackendUnavailableError(
             f"server at {self.base_url} failed after {self._max_retries + 1} attempts: {reason}",
-            fix="start the server or correct --base-url",
+            fix="start the server or correct --base-url" if not reason.startswith("HTTP 429")
+            else "the server is rate-limiting: lower --max-concurrency or raise --max-retries",
         )
 
     def _map(self, fn: Callable[[Any], T], items: Sequence[Any]) -> list[T]:
@@ -82,9 +110,8 @@ class OpenAIBackend:
 
     def _count(self, body: dict) -> dict:
         usage = body.get("usage") or {}
-        self.usage.calls += 1
-        self.usage.prompt_tokens += int(usage.get("prompt_tokens") or 0)
-        self.usage.completion_tokens += int(usage.get("completion_tokens") or 0)
+        self.usage.add(calls=1, prompt_tokens=int(usage.get("prompt_tokens") or 0),
+                       completion_tokens=int(usage.get("completion_tokens") or 0))
         return body
 
     def _complete(self, prompt: Prompt, **params: Any) -> dict:
@@ -127,7 +154,7 @@ class OpenAIBackend:
             return p_yes_from_top_logprobs(pairs)
 
         out = self._map(one, prompts)
-        self.usage.yes_no_judgments += len(prompts)
+        self.usage.add(yes_no_judgments=len(prompts))
         return out
 
     def continuation_logprobs(self, contexts: Sequence[Prompt], continuations: Sequence[str]) -> list[ContinuationScore]:

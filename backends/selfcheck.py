@@ -43,6 +43,6 @@ def run_selfcheck(backend: LLMBackend) -> dict:
         "stopped": stopped[0].texts[0],
         "yes_no": yes_no,
         "continuations": [{"tokens": c.tokens, "logprobs": c.logprobs} for c in conts],
-        "usage": vars(backend.usage - before),
+        "usage": (backend.usage - before).as_dict(),
         "seconds": time.perf_counter() - t0,
     }

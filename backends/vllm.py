@@ -67,9 +67,8 @@ class VLLMBackend:
         from vllm.inputs import TokensPrompt
 
         outs = self._llm.generate([TokensPrompt(prompt_token_ids=t) for t in token_lists], params, use_tqdm=False)
-        self.usage.calls += len(token_lists)
-        self.usage.prompt_tokens += sum(len(t) for t in token_lists)
-        self.usage.completion_tokens += sum(len(c.token_ids) for o in outs for c in o.outputs)
+        self.usage.add(calls=len(token_lists), prompt_tokens=sum(len(t) for t in token_lists),
+                       completion_tokens=sum(len(c.token_ids) for o in outs for c in o.outputs))
         return outs
 
     def generate(self, prompts: Sequence[Prompt], params: GenerationParams) -> list[Generation]:
@@ -96,7 +95,7 @@ class VLLMBackend:
             top = o.outputs[0].logprobs[0]  # {token_id: Logprob}
             out.append(p_yes([lp.logprob for tid, lp in top.items() if tid in self._yes_ids],
                              [lp.logprob for tid, lp in top.items() if tid in self._no_ids]))
-        self.usage.yes_no_judgments += len(prompts)
+        self.usage.add(yes_no_judgments=len(prompts))
         return out
 
     def continuation_logprobs(self, contexts: Sequence[Prompt], continuations: Sequence[str]) -> list[ContinuationScore]:

@@ -102,8 +102,19 @@ def models_verify(name: str, home: HomeOpt = None):
     from hypodisc.backends.registry import get_spec
     from hypodisc.backends.store import ModelStore
 
-    path = ModelStore(_settings(home=home).home).verify(get_spec(name), full=True)
+    settings = _settings(home=home)
+    spec = get_spec(name)
+    path = ModelStore(settings.home).verify(spec, full=True)
     out.print(f"{name}: ok ({path})")
+    if spec.is_llm:
+        from hypodisc.backends.llamacpp_probe import wheel_fingerprint, run_probe, probe_command
+
+        if wheel_fingerprint() is None:
+            out.print("llama.cpp: not installed, so not probed (`make install` builds it)")
+        else:  # a fresh probe, not the remembered one: `verify` is what a user runs when in doubt
+            with err.status("probing llama.cpp on this CPU (load + a few decode steps in a child process)"):
+                run_probe(probe_command(path))
+            out.print("llama.cpp: runs this model on this CPU")
 
 
 @models_app.command("path")
@@ -208,7 +219,7 @@ def _rank(a_texts, b_texts, hypotheses, settings, json_out: Path | None, title: 
     if json_out:
         json_out.write_text(json.dumps({
             "hypotheses": [s.to_dict() for s in ranked], "n_a": len(a_texts), "n_b": len(b_texts),
-            "backend": llm.name, "model": llm.model, "seconds": seconds, "usage": vars(usage)}, indent=2))
+            "backend": llm.name, "model": llm.model, "seconds": seconds, "usage": usage.as_dict()}, indent=2))
         err.print(f"wrote {json_out}")
     llm.close()
     return ranked

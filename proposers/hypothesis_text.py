@@ -34,6 +34,11 @@ _KNOWN_VERBS = {"mentions", "describes", "discusses", "uses", "contains", "inclu
                 "highlights", "addresses", "explains", "is", "has", "criticizes", "announces", "quotes", "compares",
                 "tells", "gives", "shows", "provides", "presents", "lists", "names", "cites", "offers", "promotes"}
 _DANGLING = {"about", "of", "a", "an", "the", "to", "with", "in", "on", "for", "and", "or", "by"}
+# A sentence end followed by a new sentence: proposers append commentary ("This is a neutral description").
+_FIRST_SENTENCE = re.compile(r"(?<=[a-z0-9)\]])[.!;]\s+(?=[A-Z])")
+# Three or more words inside quotes: a run of copied sample text, not a property of texts in general.
+_QUOTED_RUN = re.compile(r"\s[\"\u201c\u2018'`][\w,.-]+(?:\s+[\w,.-]+){2,}")
+_PROPER_NAME = re.compile(r"(?<!^)(?<![.!?]\s)\b[A-Z][a-z]+(?:\s+[A-Z][a-z]+)*\b")
 _MAX_WORDS = 16  # D5-style fragments are short; longer replies are rambling prose
 
 
@@ -78,12 +83,14 @@ def clean_hypothesis(raw: str) -> str | None:
     h = re.sub(r"\*\*|__", "", raw.strip())              # markdown bold
     h = re.sub(r"^[\"\u201c][^\"\u201d]{3,}[\"\u201d]\s*(?::|-|\u2013)?\s*", "", h)  # a quoted sample, then its property
     h = h.strip().strip(_QUOTES).strip()
+    quoted_run = _QUOTED_RUN.search(h) is not None
     first = h.split(" ", 1)[0].lower()
     if first not in _KNOWN_VERBS and first not in _PLURAL_VERBS:
         h = _NAMED_SUBJECT.sub("", h, count=1)        # "Lasiodiscus mildbraedii is about a plant" -> "is about a plant"
     h = re.sub(r"^(?:property|hypothesis)\s*\d*\s*:\s*", "", h, flags=re.IGNORECASE)
     h = re.sub(r"\s+[-\u2013\u2014]\s+.*$", "", h)       # "is about X - for example ..."
     h = re.sub(r"\s*\((?:e\.g\.|eg|for example|i\.e\.)[^)]*\)|,?\s+(?:e\.g\.|for example)\s.*$", "", h, flags=re.I)
+    h = _FIRST_SENTENCE.split(h, maxsplit=1)[0]          # "is X. This is a neutral description..." -> "is X"
     h = re.sub(r"\s*\([^()]*\)\s*\.?$", "", h)              # trailing "(Microsoft, Google, etc.)"
     h = _CONTRAST_TAIL.sub("", h)
     h = _THAN_TAIL.sub("", h)
@@ -94,8 +101,8 @@ def clean_hypothesis(raw: str) -> str | None:
     h = re.sub(r"\s+", " ", h).strip(" .;:,").strip(_QUOTES).strip()
     if sum(h.count(q) for q in '"\u201c\u201d') % 2:  # an unbalanced quote left by a clipped sample
         h = re.sub('["\u201c\u201d]', "", h)
-    if not h or _GROUP.search(h):
-        return None
+    if not h or _GROUP.search(h) or quoted_run:
+        return None  # names the groups, or quotes a run of sample text ("uses the phrase \"...\"")
     words = h.split()
     if len(words) < 2 or len(words) > _MAX_WORDS or words[-1].lower() in _DANGLING:
         return None
@@ -131,5 +138,18 @@ def copies_a_sample(hypothesis: str, samples: list[str], n: int = 5) -> bool:
     for text in samples:
         tw = re.findall(r"\w+", text.lower())
         if any(tuple(tw[i:i + n]) in grams for i in range(len(tw) - n + 1)):
+            return True
+    return False
+
+
+def names_from_one_sample(hypothesis: str, samples: list[str]) -> bool:
+    """True if the hypothesis names someone or something (a capitalised name) that at most one sample mentions.
+
+    A small proposer copies a single sample's subject ("mentions Margaret Sanger"); a property that
+    holds for several texts of a group does not hinge on a name only one of them contains.
+    """
+    for name in _PROPER_NAME.findall(hypothesis):
+        needle = name.lower()
+        if sum(needle in t.lower() for t in samples) <= 1:
             return True
     return False

@@ -4,27 +4,25 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 : "${HYPODISC_HOME:=$HOME/.cache/hypodisc}"
-LLAMA_CPP_VERSION=0.3.36
 TORCH_VERSION=${HYPODISC_TORCH_VERSION:-2.13.0}
 PY=${PYTHON:-python3}
 mkdir -p "$HYPODISC_HOME/wheels"
 
-if ! ls "$HYPODISC_HOME"/wheels/llama_cpp_python-$LLAMA_CPP_VERSION-*.whl >/dev/null 2>&1; then
-  echo "[bootstrap] building llama-cpp-python $LLAMA_CPP_VERSION from source (once; cached in $HYPODISC_HOME/wheels)"
-  "$PY" -m pip wheel --no-deps "llama-cpp-python==$LLAMA_CPP_VERSION" -w "$HYPODISC_HOME/wheels.partial"
-  mv "$HYPODISC_HOME"/wheels.partial/llama_cpp_python-*.whl "$HYPODISC_HOME/wheels/"
-  rm -rf "$HYPODISC_HOME/wheels.partial"
-fi
+# Portable by default (no AVX-512/AMX: a native build dies with SIGILL on sandboxed AMX hosts);
+# HYPODISC_LLAMA_NATIVE=1 builds for this CPU. The cache key is version + flags (+ CPU for native).
+LLAMA_WHEEL=$("$PY" scripts/llama_wheel.py --cache-dir "$HYPODISC_HOME/wheels" --python "$PY")
+LLAMA_KEY=$("$PY" scripts/llama_wheel.py --cache-dir "$HYPODISC_HOME/wheels" --print-key)
 
 stamp=.venv/.hypodisc-installed
-want="$(cat pyproject.toml | sha256sum | cut -c1-16)-$LLAMA_CPP_VERSION"
+want="$(cat pyproject.toml | sha256sum | cut -c1-16)-$LLAMA_KEY"
 if [ ! -x .venv/bin/python ] || [ "$(cat $stamp 2>/dev/null)" != "$want" ]; then
   echo "[bootstrap] installing hypodisc into .venv"
   [ -x .venv/bin/python ] || "$PY" -m venv .venv
   # torch first and pinned: 2.13.0 is the CPU build on disk; an unpinned torch would pull GBs of CUDA.
   .venv/bin/pip install -q --disable-pip-version-check "torch==$TORCH_VERSION"
-  .venv/bin/pip install -q --disable-pip-version-check --find-links "$HYPODISC_HOME/wheels" \
-    "llama-cpp-python==$LLAMA_CPP_VERSION" "torch==$TORCH_VERSION" -e ".[test,embed,features]"
+  # --force-reinstall of the one wheel: a venv holding a wheel built with other flags must not keep it.
+  .venv/bin/pip install -q --disable-pip-version-check --no-deps --force-reinstall "$LLAMA_WHEEL"
+  .venv/bin/pip install -q --disable-pip-version-check "$LLAMA_WHEEL" "torch==$TORCH_VERSION" -e ".[test,embed,features]"
   echo "$want" > $stamp
 fi
 echo "[bootstrap] .venv ready"

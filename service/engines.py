@@ -35,7 +35,7 @@ class JobBackend:
         with self._lock:
             before = self._inner.usage.snapshot()
             out = getattr(self._inner, method)(*args)
-            self.usage = self.usage + (self._inner.usage - before)
+            self.usage.add_usage(self._inner.usage - before)
         return out
 
     def generate(self, prompts: Sequence, params: GenerationParams):

@@ -30,6 +30,9 @@ def test_prose_reply_without_bullets_is_kept_line_by_line():
     ("mentions specific companies (Microsoft, Google, etc.)", "mentions specific companies"),
     ("Lasiodiscus mildbraedii is about a plant species", "is about a plant species"),
     ("Mentions companies that have offices abroad", "mentions companies that have offices abroad"),
+    ("is about a book. This is a neutral description of the material", "is about a book"),
+    ("mentions a price; It appears in many texts", "mentions a price"),
+    ("uses the word \"please\"", "uses the word please"),
 ])
 def test_rewrites_to_a_single_text_property(raw, want):
     assert clean_hypothesis(raw) == want
@@ -44,6 +47,8 @@ def test_rewrites_to_a_single_text_property(raw, want):
     "is about",                              # nothing after the preposition
     "USNS-class Perseus ship",               # a sample's subject, not a verb
     "mentions " + "very " * 30 + "long things",  # too long
+    'uses the phrase "Dust Might over the loch" as a title. This is a neutral description of the material',
+    "mentions \u201cthe best coffee in town\u201d",  # quotes a run of sample text
 ])
 def test_drops_what_cannot_be_a_property(raw):
     assert clean_hypothesis(raw) is None
@@ -62,3 +67,14 @@ def test_copied_samples_are_recognised():
     samples = ["The stores ship was acquired by the U.S. Navy in 1950 and served in the Pacific."]
     assert copies_a_sample("is a ship acquired by the U.S. Navy in 1950", samples)
     assert not copies_a_sample("describes a navy ship", samples)
+
+
+def test_names_from_a_single_sample_are_flagged():
+    from hypodisc.proposers.hypothesis_text import names_from_one_sample
+
+    samples = ["Margaret Sanger opened a clinic in 1916.", "Apple sold more phones.", "Apple and Google sued.",
+               "The senate met on Monday."]
+    assert names_from_one_sample("mentions Margaret Sanger", samples)
+    assert not names_from_one_sample("mentions Apple", samples)              # in two samples
+    assert not names_from_one_sample("mentions a lawsuit", samples)          # no name at all
+    assert names_from_one_sample("describes a deal between Apple and Google", samples)  # Google: one sample

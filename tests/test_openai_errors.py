@@ -1,5 +1,6 @@
 """The openai backend's failure modes, against real sockets on loopback."""
 
+import threading
 import time
 
 import pytest
@@ -23,22 +24,29 @@ def test_unreachable_server_names_url_and_is_bounded():
 class _FlakyServer:
     """A real HTTP server on loopback that fails the first ``fail`` requests with ``status``."""
 
-    def __init__(self, fail: int, status: int, body: dict):
+    def __init__(self, fail: int, status: int, body: dict, headers: dict | None = None):
         import json
         import threading
         from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
         outer = self
         self.requests = 0
+        self.times: list[float] = []
+        lock = threading.Lock()
 
         class Handler(BaseHTTPRequestHandler):
             def _reply(self):
-                outer.requests += 1
+                with lock:
+                    outer.requests += 1
+                    outer.times.append(time.monotonic())
+                    failing = outer.requests <= fail
                 length = int(self.headers.get("content-length") or 0)
                 self.rfile.read(length)
-                code, payload = (status, {"error": "boom"}) if outer.requests <= fail else (200, body)
+                code, payload = (status, {"error": "boom"}) if failing else (200, body)
                 data = json.dumps(payload).encode()
                 self.send_response(code)
+                for name, value in (headers or {}).items() if failing else ():
+                    self.send_header(name, value)
                 self.send_header("content-type", "application/json")
                 self.send_header("content-length", str(len(data)))
                 self.end_headers()
@@ -49,7 +57,10 @@ class _FlakyServer:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        class Server(ThreadingHTTPServer):
+            request_queue_size = 128  # the default backlog of 5 resets connections under 32 concurrent clients
+
+        self.server = Server(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
@@ -89,3 +100,74 @@ def test_4xx_is_not_retried_and_says_what_the_server_said():
         with pytest.raises(BackendResponseError, match="HTTP 404"):
             backend.generate(["hi"], GenerationParams(max_tokens=1))
         assert server.requests == 3
+
+
+def test_429_is_retried_after_the_servers_retry_after():
+    # The default back-off would wait 0.5 s; the server asks for 2 s and gets them.
+    with _FlakyServer(fail=1, status=429, body=MODELS_BODY, headers={"Retry-After": "2"}) as server:
+        backend = OpenAIBackend(server.url, "auto", max_retries=3)
+        assert backend.model == "m"
+        assert server.requests == 2
+        assert server.times[1] - server.times[0] >= 1.9
+
+
+def test_429_forever_gives_up_after_bounded_retries_and_says_rate_limited():
+    with _FlakyServer(fail=100, status=429, body=MODELS_BODY, headers={"Retry-After": "0"}) as server:
+        with pytest.raises(BackendUnavailableError, match="HTTP 429") as info:
+            OpenAIBackend(server.url, "auto", max_retries=2)
+        assert server.requests == 3
+        assert "rate-limiting" in info.value.fix
+
+
+def test_retry_after_parses_seconds_and_http_dates():
+    from email.utils import format_datetime
+    from datetime import datetime, timedelta, timezone
+
+    from hypodisc.backends.openai_http import retry_after_s
+
+    assert retry_after_s("3") == 3.0
+    assert retry_after_s(None) is None and retry_after_s("soon") is None
+    later = format_datetime(datetime.now(timezone.utc) + timedelta(seconds=30), usegmt=True)
+    assert 25 < retry_after_s(later) <= 30
+    assert retry_after_s("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0  # in the past: no wait
+
+
+def test_usage_counts_are_exact_across_many_request_threads():
+    body = {"choices": [{"message": {"content": "ok"}}], "usage": {"prompt_tokens": 3, "completion_tokens": 2}}
+    from hypodisc.backends.base import GenerationParams
+
+    with _FlakyServer(fail=0, status=500, body=body) as server:
+        backend = OpenAIBackend(server.url, "named", max_retries=0, max_concurrency=32)
+        try:
+            out = backend.generate([[{"role": "user", "content": str(i)}] for i in range(400)],
+                                   GenerationParams(max_tokens=2))
+        finally:
+            backend.close()
+        assert len(out) == 400
+        assert backend.usage.as_dict() == {"calls": 400, "prompt_tokens": 1200, "completion_tokens": 800,
+                                           "yes_no_judgments": 0}
+
+
+def test_usage_add_loses_no_update_under_thread_switching():
+    import sys
+    import threading
+
+    from hypodisc.backends.base import Usage
+
+    usage, n_threads, n_adds = Usage(), 8, 20_000
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible: unlocked += loses updates here
+
+    def work():
+        for _ in range(n_adds):
+            usage.add(calls=1, prompt_tokens=2)
+
+    try:
+        threads = [threading.Thread(target=work) for _ in range(n_threads)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(old)
+    assert usage.calls == n_threads * n_adds and usage.prompt_tokens == 2 * n_threads * n_adds
