@@ -1,13 +1,17 @@
 """The LLM yes/no judge: P(hypothesis holds | text).
 
-The property comes before the text, so all judgments of one hypothesis share a
-prompt prefix that llama.cpp and vLLM reuse. The text is fenced and labelled as
-data so instructions inside a corpus do not steer the judge.
+By default the text comes before the property (``text_first``), and a text's judgments are made one
+after another, so every hypothesis judged on a text reuses that text's cached prefix: the text's
+tokens are computed once, not once per hypothesis (prefill is the cost on CPU and GPU alike).
+``property_first`` is the older order (one hypothesis's judgments share its prefix), kept for the
+side-by-side benchmark. The text is fenced and labelled as data so instructions inside a corpus do
+not steer the judge.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Literal
 
 import numpy as np
 
@@ -19,19 +23,25 @@ JUDGE_SYSTEM = (
 )
 
 
-def judge_prompt(hypothesis: str, text: str) -> Chat:
-    return [
-        {"role": "system", "content": JUDGE_SYSTEM},
-        {"role": "user", "content": f"Property: {hypothesis.strip()}\n\nText:\n<<<\n{text}\n>>>\n\n"
-                                    "Is the property true of the text? Answer Yes or No."},
-    ]
+JudgeOrder = Literal["text_first", "property_first"]
+QUESTION = "Is the property true of the text? Answer Yes or No."
+
+
+def judge_prompt(hypothesis: str, text: str, order: JudgeOrder = "text_first") -> Chat:
+    if order == "text_first":
+        user = f"Text:\n<<<\n{text}\n>>>\n\nProperty: {hypothesis.strip()}\n\n{QUESTION}"
+    else:
+        user = f"Property: {hypothesis.strip()}\n\nText:\n<<<\n{text}\n>>>\n\n{QUESTION}"
+    return [{"role": "system", "content": JUDGE_SYSTEM}, {"role": "user", "content": user}]
 
 
 class LLMJudge:
     """Scores (hypothesis, text) pairs with a backend's yes/no probability."""
 
-    def __init__(self, backend: LLMBackend, max_text_chars: int = 2000, batch_size: int | None = None):
+    def __init__(self, backend: LLMBackend, max_text_chars: int = 2000, batch_size: int | None = None,
+                 order: JudgeOrder = "text_first"):
         self.backend = backend
+        self.order = order
         self.max_text_chars = max_text_chars
         # Progress (and so a service job's cancel) is seen between batches: llama.cpp judges one prompt
         # at a time anyway, so small batches cost nothing there; batching servers want big ones.
@@ -46,12 +56,27 @@ class LLMJudge:
 
     def score(self, hypotheses: Sequence[str], texts: Sequence[str],
               progress: Callable[[int, int], None] | None = None) -> np.ndarray:
-        """P(yes) matrix of shape (len(hypotheses), len(texts)), hypothesis-major for prefix reuse."""
+        """P(yes) matrix of shape (len(hypotheses), len(texts)).
+
+        Prompts are sent in the order that shares prefixes: text-major for ``text_first``
+        (one text, every hypothesis), hypothesis-major for ``property_first``.
+        """
         clipped = [self._clip(t) for t in texts]
-        prompts = [judge_prompt(h, t) for h in hypotheses for t in clipped]
-        probs: list[float] = []
-        for lo in range(0, len(prompts), self.batch_size):
-            probs.extend(self.backend.yes_no_probs(prompts[lo: lo + self.batch_size]))
+        nh, nt = len(hypotheses), len(clipped)
+        if self.order == "text_first":
+            cells = [(i, j) for j in range(nt) for i in range(nh)]
+        else:
+            cells = [(i, j) for i in range(nh) for j in range(nt)]
+        prompts = [judge_prompt(hypotheses[i], clipped[j], self.order) for i, j in cells]
+        # Text-first batches hold whole texts, so no text's prefix is split across two batches.
+        step = max(1, self.batch_size // max(nh, 1)) * nh if self.order == "text_first" else self.batch_size
+        out = np.zeros((nh, nt), dtype=float)
+        done = 0
+        for lo in range(0, len(prompts), max(step, 1)):
+            probs = self.backend.yes_no_probs(prompts[lo: lo + step])
+            for (i, j), p in zip(cells[lo: lo + len(probs)], probs):
+                out[i, j] = p
+            done += len(probs)
             if progress:
-                progress(len(probs), len(prompts))
-        return np.asarray(probs, dtype=float).reshape(len(hypotheses), len(texts))
+                progress(done, len(prompts))
+        return out

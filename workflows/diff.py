@@ -196,7 +196,8 @@ def run_diff(a: Sequence[str], b: Sequence[str], goal: Goal | None = None, confi
             cand_emb = None
     records = [Candidate(hypothesis=h, stage_reached="proposed") for h in cands]
     job.cands, job.records = cands, records
-    judge = LLMJudge(backend, max_text_chars=cfg.judge_max_chars) if backend is not None else None
+    judge = (LLMJudge(backend, max_text_chars=cfg.judge_max_chars, order=cfg.judge_order)
+             if backend is not None else None)
 
     # --- ranking and verification -------------------------------------------------------------
     if cfg.verifier == "proposer":

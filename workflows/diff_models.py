@@ -36,6 +36,9 @@ class DiffConfig(BaseModel):
     dedupe_threshold: float = Field(0.9, gt=0.0, le=1.0, description="cosine above which candidates are duplicates")
     features: Literal["embedding", "tfidf"] = Field("embedding", description="representative-sample classifier input")
     judge_max_chars: int = Field(800, ge=50, description="texts clipped to this many characters for the judge")
+    judge_order: Literal["text_first", "property_first"] = Field("text_first", description=(
+        "judge prompt order: text_first shares each text's prompt prefix across the hypotheses judged on it "
+        "(fewer tokens per judgment); property_first is the older order"))
     support_examples: int = Field(3, ge=0, le=20)
     alpha: float = Field(0.05, gt=0.0, lt=1.0, description="q-value threshold called significant")
     seed: int = 0
