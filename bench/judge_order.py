@@ -36,7 +36,7 @@ COST_HYPOTHESES = ["has a topic of technology.", "mentions a company.", "is abou
                    "mentions money or prices.", "describes a new product.", "quotes a person."]
 
 
-def accuracy(backend, datasets: list[str], k: int, max_chars: int) -> list[dict]:
+def accuracy(backend, datasets: list[str], k: int, max_chars: int, on_row=None) -> list[dict]:
     judges = {o: LLMJudge(backend, max_text_chars=max_chars, order=o) for o in ORDERS}
     rows = []
     for ds in datasets:
@@ -54,6 +54,8 @@ def accuracy(backend, datasets: list[str], k: int, max_chars: int) -> list[dict]
                 p = judge.score([pred], texts)[0]
                 row[f"{o}_auroc"] = float(roc_auc_score(y, p))
             rows.append(row)
+            if on_row:
+                on_row(rows)  # partial results survive an interrupted run
             print(f"{ds:8s} {pred[:50]:50s} text-first {row['text_first_auroc']:.2f}  "
                   f"property-first {row['property_first_auroc']:.2f}", flush=True)
     return rows
@@ -91,13 +93,16 @@ def main() -> None:
     backend = load_backend(load_settings())
     t0 = time.perf_counter()
     cost_rows = cost(backend, args.cost_texts)
-    rows = accuracy(backend, args.datasets.split(","), args.k, args.max_chars)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    partial = args.out.with_suffix(".partial.json")
+    rows = accuracy(backend, args.datasets.split(","), args.k, args.max_chars,
+                    on_row=lambda r: partial.write_text(json.dumps({"cost": cost_rows, "rows": r}, indent=1)))
     summary = {"model": backend.model, "k": args.k, "wall_s": round(time.perf_counter() - t0, 1),
                "n_predicates": len(rows),
                "mean_auroc": {o: float(np.mean([r[f"{o}_auroc"] for r in rows])) for o in ORDERS},
                "cost": cost_rows, "rows": rows}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(summary, indent=1))
+    partial.unlink(missing_ok=True)
     print(json.dumps({k: v for k, v in summary.items() if k not in ("rows", "cost")}, indent=1))
     print(json.dumps({o: {k: v for k, v in cost_rows[o].items() if k != "scores"} for o in ORDERS}, indent=1))
 

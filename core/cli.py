@@ -348,8 +348,10 @@ def demo(json_out: Annotated[Optional[Path], typer.Option("--json", help="write 
     from hypodisc.workflows import DiffConfig
 
     a, b = demo_pair()
-    # One proposer prompt and a short cascade keep the CPU demo to a few minutes.
-    cfg = DiffConfig(n_candidates=15, ranker_keep=6, top_k=3, seed=seed)
+    # The contrast route alone (4 short prompts) and a short cascade keep the CPU demo to a few minutes;
+    # the LLM proposer's comparison prompt costs more than the rest of the job and, with this model,
+    # mostly yields copied headlines that the clean-up rejects.
+    cfg = DiffConfig(proposer="contrast", ranker_keep=6, top_k=3, seed=seed)
     result = _run_diff(a, b, None, cfg, _settings(backend, model, base_url, n_ctx, home, config),
                        json_out, "AG News: technology (A) vs business (B)")
     if result.hypotheses:

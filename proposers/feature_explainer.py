@@ -81,11 +81,11 @@ def explainer_prompt(inp: ExplainerInput, max_chars: int = 300) -> Chat:
     return [{"role": "system", "content": system}, {"role": "user", "content": "\n".join(lines)}]
 
 
-_PREFIX = re.compile(r"^[\s*_#>-]*(?:explanation|answer)[\s*_]*[:：][\s*_]*", re.IGNORECASE)
+_PREFIX = re.compile(r"^[\s*_#>-]*(?:explanation|answer|property)[\s*_]*[:：][\s*_]*", re.IGNORECASE)
 
 
 def parse_explanation(reply: str, max_words: int = 30) -> str | None:
-    """The text after the last ``Explanation:``, else the last non-empty line; None if nothing usable."""
+    """The text after the last ``Explanation:`` (or ``Property:``), else the last non-empty line; None if nothing usable."""
     lines = [ln.strip() for ln in reply.strip().splitlines() if ln.strip()]
     tagged = [ln for ln in lines if _PREFIX.match(ln)]
     line = tagged[-1] if tagged else (lines[-1] if lines else "")

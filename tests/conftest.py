@@ -64,6 +64,14 @@ def qwen(store):
 
 
 @pytest.fixture(scope="session")
+def embedder():
+    """all-MiniLM-L6-v2 from the local store."""
+    from hypodisc.verifiers.embedding import load_embedder
+
+    return load_embedder(HOME)
+
+
+@pytest.fixture(scope="session")
 def vllm_python() -> Path:
     value = os.environ.get("HYPODISC_VLLM_PYTHON")
     if not value:

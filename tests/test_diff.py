@@ -8,21 +8,14 @@ import numpy as np
 import pytest
 
 from hypodisc.datasets import demo_pair
-from hypodisc.verifiers.embedding import load_embedder
 from hypodisc.workflows import DiffConfig, run_diff, run_null_check
 from hypodisc.workflows.diff import DiffInputError, split_indices
 
-from conftest import HOME, REPO
 
 TECH = "is about computers, software or the internet"
 CANDIDATES = [TECH, "reports company earnings, deals or markets", "mentions a sports team", "is written in French"]
 SMALL = dict(n_candidates=6, per_prompt=6, top_k=2, ranker_keep=4, screen_batch=4, samples_per_side=4,
              sample_chars=160, judge_max_chars=200)
-
-
-@pytest.fixture(scope="session")
-def embedder():
-    return load_embedder(HOME)
 
 
 @pytest.fixture(scope="session")
@@ -116,9 +109,13 @@ def test_goal_reaches_the_proposer_and_the_result(smol, embedder, pair):
 
 
 def _shared_agnews(n: int = 120) -> list[str]:
-    data = json.loads((REPO.parent / "shared" / "data" / "nlparam" / "data_cluster_agnews.json").read_text())
+    """nlparam's 2,048 AG News texts, bundled (identical to ../shared's copy), so this runs in any clone."""
+    from hypodisc.datasets.bundled import bundled_path
+    from hypodisc.datasets.corpus import load_texts
+
+    texts = load_texts(bundled_path("agnews_2048"))
     rng = np.random.default_rng(0)
-    return [data["texts"][i] for i in rng.choice(len(data["texts"]), n, replace=False)]
+    return [texts[i] for i in rng.choice(len(texts), n, replace=False)]
 
 
 def test_null_check_finds_nothing_in_at_least_95_percent_of_seeds(embedder):

@@ -7,13 +7,11 @@ import itertools
 import numpy as np
 import pytest
 
-from conftest import HOME
 from hypodisc.datasets import demo_pair
 from hypodisc.datasets.feature_records import ActivationExample, FeatureInputError, FeatureRecord
 from hypodisc.datasets.planted_features import (RULES, names_rule, planted_feature, planted_features,
                                                planted_topic_feature)
 from hypodisc.proposers.feature_explainer import explainer_prompt, parse_explanation
-from hypodisc.verifiers.embedding import load_embedder
 from hypodisc.workflows.feature_splits import feature_rng, sample_explainer_examples, split_feature
 from hypodisc.workflows.label_features import _explainer_input, _prepare, label_features
 from hypodisc.workflows.label_models import LabelConfig
@@ -24,11 +22,6 @@ from hypodisc.workflows.label_report import to_neuronpedia
 def texts():
     a, b = demo_pair()
     return a + b
-
-
-@pytest.fixture(scope="module")
-def embedder():
-    return load_embedder(HOME)
 
 
 def _random_record(rng: np.random.Generator, fid: str, n: int) -> FeatureRecord:

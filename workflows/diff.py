@@ -23,6 +23,7 @@ from sklearn.metrics import roc_auc_score
 from hypodisc.backends.base import LLMBackend
 from hypodisc.errors import HypodiscError
 from hypodisc.proposers.goal import Goal, render_goal
+from hypodisc.proposers.contrast_proposer import ContrastConfig, propose_from_contrasts
 from hypodisc.proposers.llm_proposer import ProposerConfig, prompts_needed, propose
 from hypodisc.proposers.representative import Separability, separability, tfidf_features
 from hypodisc.verifiers.embedding import Embedder, greedy_dedupe, similarity
@@ -170,14 +171,23 @@ def run_diff(a: Sequence[str], b: Sequence[str], goal: Goal | None = None, confi
         warnings.append("resumed after an interruption: the proposer's checkpointed candidates were reused")
     elif candidates is None:
         with meter.stage("propose"):
-            per_prompt = min(cfg.per_prompt, cfg.n_candidates)
-            pcfg = ProposerConfig(n_prompts=prompts_needed(cfg.n_candidates, per_prompt), per_prompt=per_prompt,
-                                  samples_per_side=cfg.samples_per_side, sample_chars=cfg.sample_chars,
-                                  temperature=cfg.proposer_temperature)
-            proposal = propose(backend, pa_texts, pb_texts, sep.order_a(), sep.order_b(), goal, pcfg, cfg.seed,
-                               progress=lambda d, t: progress("proposing", d, t))
-            cands = proposal.candidates
-            job.replies = proposal.raw_replies
+            cands, job.replies = [], []
+            if cfg.proposer in ("contrast", "both"):
+                contrast = propose_from_contrasts(
+                    backend, pa_texts, pb_texts, xa, xb, sep.order_a(), sep.order_b(),
+                    ContrastConfig(n_clusters=cfg.contrast_clusters), cfg.seed, goal_text=render_goal(goal),
+                    progress=lambda d, t: progress("proposing (contrasts)", d, t))
+                cands += contrast.candidates
+                job.replies += contrast.raw_replies
+            if cfg.proposer in ("llm", "both"):
+                per_prompt = min(cfg.per_prompt, cfg.n_candidates)
+                pcfg = ProposerConfig(n_prompts=prompts_needed(cfg.n_candidates, per_prompt), per_prompt=per_prompt,
+                                      samples_per_side=cfg.samples_per_side, sample_chars=cfg.sample_chars,
+                                      temperature=cfg.proposer_temperature)
+                proposal = propose(backend, pa_texts, pb_texts, sep.order_a(), sep.order_b(), goal, pcfg, cfg.seed,
+                                   progress=lambda d, t: progress("proposing", d, t))
+                cands += [h for h in proposal.candidates if h not in cands]
+                job.replies += proposal.raw_replies
         if on_checkpoint is not None:
             on_checkpoint("propose", {"candidates": list(cands), "replies": list(job.replies)})
     else:

@@ -23,6 +23,11 @@ class DiffConfig(BaseModel):
     samples_per_side: int = Field(10, ge=2, le=100, description="max samples per side in one proposer prompt")
     sample_chars: int = Field(300, ge=50, le=4000, description="each proposer sample clipped to this many characters")
     proposer_temperature: float = Field(0.7, ge=0.0, le=2.0)
+    proposer: Literal["llm", "contrast", "both"] = Field("both", description=(
+        "where candidates come from: llm (the model compares samples of both groups), contrast (the model "
+        "describes one embedding contrast at a time: typical A vs typical B, and each k-means cluster of A "
+        "vs its nearest B texts), or both"))
+    contrast_clusters: int = Field(3, ge=0, le=20, description="contrast route: k-means clusters of A described")
     verifier: Verifier = Field("cascade", description=(
         "cascade: embedding ranker -> LLM successive elimination -> confirmation on a disjoint split; "
         "exhaustive: LLM judges every candidate on every held-out text; embedding: cosine ranker only; "

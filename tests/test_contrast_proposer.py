@@ -1,0 +1,70 @@
+"""The feature route: embedding contrasts described one at a time."""
+
+import numpy as np
+import pytest
+
+from hypodisc.proposers.contrast_proposer import (
+    ContrastConfig,
+    as_property,
+    contrast_prompt,
+    find_contrasts,
+    propose_from_contrasts,
+)
+
+
+def _blobs(rng, centers, per, dim=8):
+    x = np.vstack([rng.normal(c, 0.05, size=(per, dim)) for c in centers])
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def test_contrasts_are_the_separating_direction_then_one_per_cluster_of_a():
+    rng = np.random.default_rng(0)
+    eye = np.eye(8)
+    xa = _blobs(rng, [eye[0], eye[1], eye[2]], per=5)          # three sub-themes in A
+    xb = _blobs(rng, [eye[3], eye[0] * 0.6 + eye[3] * 0.4], per=6)
+    order_a, order_b = list(range(15)), list(range(12))
+    cs = find_contrasts(xa, xb, order_a, order_b, ContrastConfig(n_clusters=3, positives=4, negatives=3), seed=0)
+    assert cs[0].positives == [0, 1, 2, 3] and cs[0].negatives == [0, 1, 2]
+    clusters = [set(c.positives) for c in cs[1:]]
+    assert sorted(map(sorted, clusters)) == [[0, 1, 2, 3], [5, 6, 7, 8], [10, 11, 12, 13]]
+    # The cluster near B's second blob gets those B texts as its hard negatives.
+    near = next(c for c in cs[1:] if set(c.positives) <= set(range(5)))
+    assert set(near.negatives) <= set(range(6, 12))
+
+
+def test_tiny_corpora_get_only_the_separating_contrast():
+    x = np.eye(4)
+    assert len(find_contrasts(x, x, [0, 1, 2, 3], [0, 1, 2, 3], ContrastConfig(n_clusters=3), seed=0)) == 1
+
+
+@pytest.mark.parametrize("reply, want", [
+    ("Property: is about technology", "is about technology"),
+    ("The texts share a topic.\nProperty: a sport", "is about a sport"),
+    ("**Property:** Mentions money.", "mentions money"),
+    ('Property: "Mark Cuban raises specter of dot-com redux" is mentioned', None),
+    ("", None),
+])
+def test_replies_become_single_text_properties(reply, want):
+    assert as_property(reply) == want
+
+
+def test_prompt_shows_only_the_given_texts_fenced_by_role():
+    p = contrast_prompt(["alpha one", "alpha two"], ["beta one"], chars=50, goal_text="find topics")
+    user = p[1]["content"]
+    assert user.startswith("Research goal: find topics")
+    assert user.index("alpha two") < user.index("Texts that lack it:") < user.index("beta one")
+
+
+@pytest.mark.slow
+def test_default_model_names_the_demo_topic_from_contrasts(qwen, embedder):
+    """On the demo pair (tech vs business), the contrast route alone proposes a technology topic."""
+    from hypodisc.datasets import demo_pair
+    from hypodisc.proposers.representative import separability
+
+    a, b = demo_pair()
+    a, b = a[:12], b[:12]
+    xa, xb = embedder.encode(a), embedder.encode(b)
+    sep = separability(xa, xb, seed=0)
+    out = propose_from_contrasts(qwen, a, b, xa, xb, sep.order_a(), sep.order_b(), ContrastConfig(), seed=0)
+    assert len(out.raw_replies) == len(out.contrasts) >= 2
+    assert any("technolog" in h for h in out.candidates), out.raw_replies
