@@ -52,6 +52,8 @@ class ContrastConfig:
     negatives: int = 4           # texts that lack it, per prompt
     sample_chars: int = 220      # each text clipped to this many characters
     max_tokens: int = 48
+    samples: int = 3             # replies per contrast: the prompt's prefill is paid once, each sample is ~10 tokens
+    temperature: float = 0.7
 
 
 @dataclass(frozen=True)
@@ -124,7 +126,9 @@ def propose_from_contrasts(backend: LLMBackend, a: Sequence[str], b: Sequence[st
                for c in contrasts]
     replies: list[str] = []
     for i, prompt in enumerate(prompts):  # one at a time, so progress (and a service cancel) is seen between them
-        replies += backend.generate([prompt], GenerationParams(max_tokens=cfg.max_tokens, seed=seed))[0].texts
+        params = GenerationParams(n=cfg.samples, temperature=cfg.temperature if cfg.samples > 1 else 0.0,
+                                  max_tokens=cfg.max_tokens, seed=seed * 1000 + i)
+        replies += backend.generate([prompt], params)[0].texts
         if progress:
             progress(i + 1, len(prompts))
     shown = [a[i] for c in contrasts for i in c.positives] + [b[i] for c in contrasts for i in c.negatives]

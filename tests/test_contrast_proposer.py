@@ -66,5 +66,5 @@ def test_default_model_names_the_demo_topic_from_contrasts(qwen, embedder):
     xa, xb = embedder.encode(a), embedder.encode(b)
     sep = separability(xa, xb, seed=0)
     out = propose_from_contrasts(qwen, a, b, xa, xb, sep.order_a(), sep.order_b(), ContrastConfig(), seed=0)
-    assert len(out.raw_replies) == len(out.contrasts) >= 2
+    assert len(out.raw_replies) == 3 * len(out.contrasts) and len(out.contrasts) >= 2
     assert any("technolog" in h for h in out.candidates), out.raw_replies
