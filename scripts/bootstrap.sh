@@ -8,7 +8,8 @@ TORCH_VERSION=${HYPODISC_TORCH_VERSION:-2.13.0}
 PY=${PYTHON:-python3}
 mkdir -p "$HYPODISC_HOME/wheels"
 
-# Portable by default (no AVX-512/AMX: a native build dies with SIGILL on sandboxed AMX hosts);
+# Portable by default: scripts/llama_wheel.py builds with CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX2=ON ..."
+# (an explicit AVX2 baseline, AVX-512 and AMX off: a native build dies with SIGILL on sandboxed AMX hosts).
 # HYPODISC_LLAMA_NATIVE=1 builds for this CPU. The cache key is version + flags (+ CPU for native).
 LLAMA_WHEEL=$("$PY" scripts/llama_wheel.py --cache-dir "$HYPODISC_HOME/wheels" --python "$PY")
 LLAMA_KEY=$("$PY" scripts/llama_wheel.py --cache-dir "$HYPODISC_HOME/wheels" --print-key)
