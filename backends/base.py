@@ -8,6 +8,7 @@ each call as an immutable :class:`GenerationParams`; backends keep no per-call s
 
 from __future__ import annotations
 
+import operator
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -100,13 +101,15 @@ class Usage:
     def snapshot(self) -> "Usage":
         return Usage(**self.as_dict())
 
-    def __sub__(self, other: "Usage") -> "Usage":
+    def _combine(self, other: "Usage", op) -> "Usage":
         mine, theirs = self.as_dict(), other.as_dict()
-        return Usage(**{k: mine[k] - theirs[k] for k in _COUNTERS})
+        return Usage(**{k: op(mine[k], theirs[k]) for k in _COUNTERS})
+
+    def __sub__(self, other: "Usage") -> "Usage":
+        return self._combine(other, operator.sub)
 
     def __add__(self, other: "Usage") -> "Usage":
-        mine, theirs = self.as_dict(), other.as_dict()
-        return Usage(**{k: mine[k] + theirs[k] for k in _COUNTERS})
+        return self._combine(other, operator.add)
 
 
 @runtime_checkable

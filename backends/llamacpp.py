@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hypodisc.backends.llamacpp_probe import ensure_llamacpp_runs
+from hypodisc.backends.llamacpp_probe import ensure_llamacpp_runs, not_installed
 from hypodisc.backends.base import ContinuationScore, Generation, GenerationParams, Prompt, Usage
 from hypodisc.backends.prefix import common_prefix_len, prefix_order
 from hypodisc.backends.yesno import p_yes, variant_token_ids
@@ -43,10 +43,7 @@ class LlamaCppBackend:
             import llama_cpp
             from llama_cpp.llama_chat_format import Jinja2ChatFormatter
         except ImportError as exc:
-            raise BackendUnavailableError(
-                f"llama-cpp-python is not installed ({exc})",
-                fix="run `make install` (it builds and caches the wheel) or `pip install llama-cpp-python`",
-            ) from None
+            raise not_installed(str(exc)) from None
         self._llama_cpp = llama_cpp
         try:
             self._llm = llama_cpp.Llama(

@@ -31,11 +31,18 @@ REBUILD_FIX = ("rebuild the wheel portably: unset HYPODISC_LLAMA_NATIVE, then `r
                "`make install` (scripts/llama_wheel.py builds with -DGGML_NATIVE=OFF and an AVX2 baseline)")
 
 
+def not_installed(detail: str = "") -> BackendUnavailableError:
+    return BackendUnavailableError(
+        f"llama-cpp-python is not installed{f' ({detail})' if detail else ''}",
+        fix="run `make install` (it builds and caches the wheel) or `pip install llama-cpp-python`")
+
+
 class LlamaCppCrashError(HypodiscError):
     """llama.cpp died by a signal on this host: the wheel does not suit this CPU (or the model broke it)."""
 
 
-def _cpu_flags() -> str:
+def cpu_flags() -> str:
+    """This host's CPU feature flags, sorted and space-separated ('' where /proc/cpuinfo is missing)."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("flags"):
@@ -59,7 +66,7 @@ def wheel_fingerprint() -> str | None:
     for lib in sorted(pkg.rglob("*.so*")) + sorted(pkg.rglob("*.dll")) + sorted(pkg.rglob("*.dylib")):
         st = lib.stat()
         h.update(f"{lib.relative_to(pkg)}:{st.st_size}:{st.st_mtime_ns}\n".encode())
-    h.update(_cpu_flags().encode())
+    h.update(cpu_flags().encode())
     return h.hexdigest()[:24]
 
 
@@ -85,8 +92,7 @@ def run_probe(command: Sequence[str], timeout_s: float = PROBE_TIMEOUT_S) -> Non
     if proc.returncode == 0:
         return
     if proc.returncode == _EXIT_NOT_INSTALLED:
-        raise BackendUnavailableError(f"llama-cpp-python is not installed ({proc.stderr.strip()[-200:]})",
-                                      fix="run `make install` (it builds and caches the wheel)")
+        raise not_installed(proc.stderr.strip()[-200:])
     if proc.returncode < 0:
         name = describe_signal(proc.returncode)
         if name == "SIGILL":
@@ -108,8 +114,7 @@ def ensure_llamacpp_runs(model_path: Path, cache_dir: Path | None = None) -> str
     """
     key = wheel_fingerprint()
     if key is None:
-        raise BackendUnavailableError("llama-cpp-python is not installed",
-                                      fix="run `make install` (it builds and caches the wheel) or `pip install llama-cpp-python`")
+        raise not_installed()
     if key in _passed_in_process:
         return "cached"
     stamp = cache_dir / f"llamacpp-{key}.json" if cache_dir is not None else None

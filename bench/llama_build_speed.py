@@ -83,6 +83,7 @@ def main() -> None:
     p.add_argument("--out", type=Path, default=RESULTS / "llama_build_speed.json")
     a = p.parse_args()
 
+    from hypodisc.backends.llamacpp_probe import cpu_flags
     from hypodisc.backends.store import ModelStore
     from hypodisc.config import load_settings
 
@@ -110,13 +111,9 @@ def main() -> None:
     metrics = ("prefill_tok_s", "decode_tok_s", "s_per_judgment")
     summary = {kind: {m: statistics.median(x[m] for x in rows) for m in metrics} for kind, rows in runs.items()}
     ratio = {m: summary["portable"][m] / summary["native"][m] for m in metrics}
-    flags = ""
-    try:
-        flags = next(l for l in Path("/proc/cpuinfo").read_text().splitlines() if l.startswith("flags"))
-    except (OSError, StopIteration):
-        pass
+    flags = set(cpu_flags().split())
     result = {"model": a.model, "rounds": a.rounds, "threads": a.threads, "cpu": platform.processor(),
-              "has_avx512f": " avx512f" in flags, "has_amx_tile": " amx_tile" in flags,
+              "has_avx512f": "avx512f" in flags, "has_amx_tile": "amx_tile" in flags,
               "wheels": {k: str(v) for k, v in wheels.items()}, "runs": runs, "median": summary,
               "portable_over_native": ratio}
     a.out.parent.mkdir(parents=True, exist_ok=True)

@@ -155,3 +155,8 @@ def names_from_one_sample(hypothesis: str, samples: list[str]) -> bool:
         if sum(needle in t.lower() for t in samples) <= 1:
             return True
     return False
+
+
+def borrowed_from_samples(hypothesis: str, samples: list[str]) -> bool:
+    """A copied run of a shown sample, or a name only one of them contains: not a property of a group."""
+    return copies_a_sample(hypothesis, samples) or names_from_one_sample(hypothesis, samples)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from hypodisc.backends.base import Chat, GenerationParams, LLMBackend
 from hypodisc.proposers.goal import Goal, render_goal
-from hypodisc.proposers.hypothesis_text import clean_all, copies_a_sample, names_from_one_sample
+from hypodisc.proposers.hypothesis_text import borrowed_from_samples, clean_all
 
 PROPOSER_SYSTEM = (
     "You are a careful data scientist who finds differences between two groups of texts. The samples are "
@@ -112,8 +112,7 @@ def propose(backend: LLMBackend, a: Sequence[str], b: Sequence[str], order_a: Se
         if progress:
             progress(p, total)
     shown = [a[i] for band in band_a for i in band] + [b[i] for band in band_b for i in band]
-    kept = [h for h in clean_all(replies) if not copies_a_sample(h, shown) and not names_from_one_sample(h, shown)]
-    return Proposal(kept, replies, k, chars)
+    return Proposal([h for h in clean_all(replies) if not borrowed_from_samples(h, shown)], replies, k, chars)
 
 
 def prompts_needed(n_candidates: int, per_prompt: int) -> int:

@@ -63,16 +63,18 @@ class LLMJudge:
         """
         clipped = [self._clip(t) for t in texts]
         nh, nt = len(hypotheses), len(clipped)
+        out = np.zeros((nh, nt), dtype=float)
+        if not nh or not nt:
+            return out
         if self.order == "text_first":
             cells = [(i, j) for j in range(nt) for i in range(nh)]
         else:
             cells = [(i, j) for i in range(nh) for j in range(nt)]
         prompts = [judge_prompt(hypotheses[i], clipped[j], self.order) for i, j in cells]
         # Text-first batches hold whole texts, so no text's prefix is split across two batches.
-        step = max(1, self.batch_size // max(nh, 1)) * nh if self.order == "text_first" else self.batch_size
-        out = np.zeros((nh, nt), dtype=float)
+        step = max(1, self.batch_size // nh) * nh if self.order == "text_first" else self.batch_size
         done = 0
-        for lo in range(0, len(prompts), max(step, 1)):
+        for lo in range(0, len(prompts), step):
             probs = self.backend.yes_no_probs(prompts[lo: lo + step])
             for (i, j), p in zip(cells[lo: lo + len(probs)], probs):
                 out[i, j] = p
