@@ -1,6 +1,7 @@
 """A/A control: random halves of one corpus over many seeds; count runs reporting any q < 0.05.
 
     .venv/bin/python bench/null_check.py --seeds 200
+    .venv/bin/python bench/null_check.py --verifier cascade --seeds 40 --n 40   # the LLM cascade, D3 size
 
 120 random AG News texts (all four topics, seed 0), eight fixed hypotheses, the
 embedding verifier's held-out statistics and BH over all candidates: the same
@@ -31,16 +32,27 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seeds", type=int, default=200)
     ap.add_argument("--n", type=int, default=120)
+    ap.add_argument("--verifier", choices=["embedding", "cascade"], default="embedding")
     args = ap.parse_args()
-    embedder = load_embedder(load_settings().home)
+    settings = load_settings()
+    embedder = load_embedder(settings.home)
+    backend = None
+    if args.verifier == "cascade":
+        from hypodisc.backends import load_backend
+
+        backend = load_backend(settings)
     texts = load_nlparam("agnews")["texts"]
-    corpus = [texts[i] for i in np.random.default_rng(0).choice(len(texts), args.n, replace=False)]
     hits = raw = 0
     for seed in range(args.seeds):
-        res = run_null_check(corpus, DiffConfig(verifier="embedding", seed=seed, top_k=len(HYPOTHESES)),
-                             backend=None, embedder=embedder, candidates=HYPOTHESES)
+        draw = 0 if args.verifier == "embedding" else seed
+        corpus = [texts[i] for i in np.random.default_rng(draw).choice(len(texts), args.n, replace=False)]
+        res = run_null_check(corpus, DiffConfig(verifier=args.verifier, seed=seed, top_k=5 if backend else len(HYPOTHESES)),
+                             backend=backend, embedder=embedder, candidates=HYPOTHESES)
         hits += any(h.q_value < 0.05 for h in res.hypotheses)
         raw += any(h.p_value < 0.05 for h in res.hypotheses)
+        if backend is not None:
+            print(f"seed {seed}: min q {min((h.q_value for h in res.hypotheses), default=1.0):.3f}, "
+                  f"{res.cost.total.judgments} judgments, {res.cost.total.wall_s:.0f} s", flush=True)
     print(f"{hits}/{args.seeds} A/A runs had a hypothesis with q < 0.05 ({1 - hits / args.seeds:.1%} clean); "
           f"{raw}/{args.seeds} had a raw p < 0.05")
 

@@ -316,7 +316,8 @@ def diff(a: Path, b: Path,
          goal: Annotated[Optional[str], typer.Option(help="research goal, free text")] = None,
          goal_json: Annotated[Optional[Path], typer.Option("--goal-json", help="structured D5 goal (JSON file)")] = None,
          top: Annotated[int, typer.Option("--top", help="hypotheses reported")] = 5,
-         candidates: Annotated[int, typer.Option(help="candidates asked of the proposer")] = 30,
+         candidates: Annotated[int, typer.Option(help="candidates asked of the LLM proposer")] = 30,
+         proposer: Annotated[Optional[str], typer.Option(help="contrast (default: one embedding contrast per short prompt) | llm (compare samples of both groups; long prompts) | both")] = None,
          hypothesis: Annotated[Optional[list[str]], typer.Option("--hypothesis", "-H", help="skip the proposer: verify these (repeat)")] = None,
          field: Annotated[Optional[str], typer.Option(help="JSON/CSV field holding the text")] = None,
          exhaustive: Annotated[bool, typer.Option(help="LLM-judge every candidate on every held-out text (no cascade, no early stopping)")] = False,
@@ -330,7 +331,8 @@ def diff(a: Path, b: Path,
     from hypodisc.datasets import load_texts
 
     mode = "exhaustive" if exhaustive else (verifier or "cascade")
-    cfg = _diff_config(top_k=top, n_candidates=candidates, verifier=mode, seed=seed)
+    cfg = _diff_config(top_k=top, n_candidates=candidates, verifier=mode, seed=seed,
+                       **({"proposer": proposer} if proposer else {}))
     a_texts = load_texts(a, field)
     b_texts = a_texts if null_check else load_texts(b, field)
     title = f"A/A control on {a.name}" if null_check else f"{a.name} (A) vs {b.name} (B)"
@@ -348,10 +350,10 @@ def demo(json_out: Annotated[Optional[Path], typer.Option("--json", help="write 
     from hypodisc.workflows import DiffConfig
 
     a, b = demo_pair()
-    # The contrast route alone (4 short prompts) and a short cascade keep the CPU demo to a few minutes;
-    # the LLM proposer's comparison prompt costs more than the rest of the job and, with this model,
-    # mostly yields copied headlines that the clean-up rejects.
-    cfg = DiffConfig(proposer="contrast", ranker_keep=6, top_k=3, seed=seed)
+    # Three contrast prompts (the separating direction and 2 clusters of A, no opening/ending views: this pair
+    # differs in topic) and a short cascade keep the CPU demo under 3 minutes: the embedding ranker passes 3
+    # candidates, which go straight to confirmation (nothing left to screen).
+    cfg = DiffConfig(proposer="contrast", contrast_clusters=2, contrast_views=[], ranker_keep=3, top_k=3, seed=seed)
     result = _run_diff(a, b, None, cfg, _settings(backend, model, base_url, n_ctx, home, config),
                        json_out, "AG News: technology (A) vs business (B)")
     if result.hypotheses:

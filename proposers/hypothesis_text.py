@@ -106,8 +106,8 @@ def clean_hypothesis(raw: str) -> str | None:
     words = h.split()
     if len(words) < 2 or len(words) > _MAX_WORDS or words[-1].lower() in _DANGLING:
         return None
-    if len(words) == 2 and words[0].lower() in ("is", "are") and words[1].lower().endswith("ed"):
-        return None  # "is mentioned": the subject was a quoted sample that the clean-up removed
+    if len(words) == 2 and words[0].lower() in ("is", "are") and words[1].lower().endswith(("ed", "en")):
+        return None  # "is mentioned", "is written": a quoted subject was removed, or the property cut short
     if any(c.isupper() for c in words[0][1:]):
         return None  # "USNS Perseus is ...": a name copied from a sample, not a verb
     if words[0].lower() in _PLURAL_VERBS:

@@ -9,6 +9,7 @@ from hypodisc.proposers.contrast_proposer import (
     contrast_prompt,
     find_contrasts,
     propose_from_contrasts,
+    view_of,
 )
 
 
@@ -25,16 +26,31 @@ def test_contrasts_are_the_separating_direction_then_one_per_cluster_of_a():
     order_a, order_b = list(range(15)), list(range(12))
     cs = find_contrasts(xa, xb, order_a, order_b, ContrastConfig(n_clusters=3, positives=4, negatives=3), seed=0)
     assert cs[0].positives == [0, 1, 2, 3] and cs[0].negatives == [0, 1, 2]
-    clusters = [set(c.positives) for c in cs[1:]]
+    whole = [c for c in cs if c.view == "whole"]
+    assert [c.view for c in cs[1:3]] == ["opening", "ending"]
+    clusters = [set(c.positives) for c in whole[1:]]
     assert sorted(map(sorted, clusters)) == [[0, 1, 2, 3], [5, 6, 7, 8], [10, 11, 12, 13]]
     # The cluster near B's second blob gets those B texts as its hard negatives.
-    near = next(c for c in cs[1:] if set(c.positives) <= set(range(5)))
+    near = next(c for c in whole[1:] if set(c.positives) <= set(range(5)))
     assert set(near.negatives) <= set(range(6, 12))
 
 
-def test_tiny_corpora_get_only_the_separating_contrast():
+def test_tiny_corpora_get_only_the_separating_contrast_and_its_views():
     x = np.eye(4)
-    assert len(find_contrasts(x, x, [0, 1, 2, 3], [0, 1, 2, 3], ContrastConfig(n_clusters=3), seed=0)) == 1
+    cs = find_contrasts(x, x, [0, 1, 2, 3], [0, 1, 2, 3], ContrastConfig(n_clusters=3), seed=0)
+    assert [c.view for c in cs] == ["whole", "opening", "ending"]
+    assert all(c.positives == cs[0].positives and c.negatives == cs[0].negatives for c in cs)
+
+
+def test_views_show_one_sentence_and_long_texts_keep_their_end():
+    text = "Prices rose again this week across the country. Shops blamed the weather. Who can still afford it?"
+    assert view_of(text, "opening", 160) == "Prices rose again this week across the country."
+    assert view_of(text, "ending", 160) == "Who can still afford it?"
+    long = "word " * 100 + "and that is how it ends?"
+    assert view_of(long, "whole", 120).endswith("how it ends?")
+    chat = contrast_prompt([text], ["A plain report."], 160, view="ending")
+    assert "last sentence" in chat[1]["content"] and "Who can still afford it?" in chat[1]["content"]
+    assert "Prices rose" not in chat[1]["content"]
 
 
 @pytest.mark.parametrize("reply, want", [

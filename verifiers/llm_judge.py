@@ -3,8 +3,10 @@
 By default the text comes before the property (``text_first``), and a text's judgments are made one
 after another, so every hypothesis judged on a text reuses that text's cached prefix: the text's
 tokens are computed once, not once per hypothesis (prefill is the cost on CPU and GPU alike).
-``property_first`` is the older order (one hypothesis's judgments share its prefix), kept for the
-side-by-side benchmark. The text is fenced and labelled as data so instructions inside a corpus do
+``question_first`` puts the question before the text too, so what is left after the shared prefix is
+only the property and the chat template's turn markers: about half the tokens per judgment of
+``text_first``. ``property_first`` is the older order (one hypothesis's judgments share its prefix),
+kept for the side-by-side benchmark. The text is fenced and labelled as data so instructions inside a corpus do
 not steer the judge.
 """
 
@@ -23,13 +25,18 @@ JUDGE_SYSTEM = (
 )
 
 
-JudgeOrder = Literal["text_first", "property_first"]
+JudgeOrder = Literal["text_first", "question_first", "property_first"]
 QUESTION = "Is the property true of the text? Answer Yes or No."
+QUESTION_BEFORE = "Is the property given after the text true of the text? Answer Yes or No."
+#: orders whose prompts share the text's prefix, so a text's judgments are sent together
+TEXT_MAJOR = ("text_first", "question_first")
 
 
 def judge_prompt(hypothesis: str, text: str, order: JudgeOrder = "text_first") -> Chat:
     if order == "text_first":
         user = f"Text:\n<<<\n{text}\n>>>\n\nProperty: {hypothesis.strip()}\n\n{QUESTION}"
+    elif order == "question_first":
+        user = f"{QUESTION_BEFORE}\n\nText:\n<<<\n{text}\n>>>\n\nProperty: {hypothesis.strip()}"
     else:
         user = f"Property: {hypothesis.strip()}\n\nText:\n<<<\n{text}\n>>>\n\n{QUESTION}"
     return [{"role": "system", "content": JUDGE_SYSTEM}, {"role": "user", "content": user}]
@@ -58,21 +65,21 @@ class LLMJudge:
               progress: Callable[[int, int], None] | None = None) -> np.ndarray:
         """P(yes) matrix of shape (len(hypotheses), len(texts)).
 
-        Prompts are sent in the order that shares prefixes: text-major for ``text_first``
-        (one text, every hypothesis), hypothesis-major for ``property_first``.
+        Prompts are sent in the order that shares prefixes: text-major for ``text_first`` and
+        ``question_first`` (one text, every hypothesis), hypothesis-major for ``property_first``.
         """
         clipped = [self._clip(t) for t in texts]
         nh, nt = len(hypotheses), len(clipped)
         out = np.zeros((nh, nt), dtype=float)
         if not nh or not nt:
             return out
-        if self.order == "text_first":
+        if self.order in TEXT_MAJOR:
             cells = [(i, j) for j in range(nt) for i in range(nh)]
         else:
             cells = [(i, j) for i in range(nh) for j in range(nt)]
         prompts = [judge_prompt(hypotheses[i], clipped[j], self.order) for i, j in cells]
         # Text-first batches hold whole texts, so no text's prefix is split across two batches.
-        step = max(1, self.batch_size // nh) * nh if self.order == "text_first" else self.batch_size
+        step = max(1, self.batch_size // nh) * nh if self.order in TEXT_MAJOR else self.batch_size
         done = 0
         for lo in range(0, len(prompts), step):
             probs = self.backend.yes_no_probs(prompts[lo: lo + step])

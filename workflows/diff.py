@@ -46,6 +46,12 @@ Progress = Callable[[str, int, int], None]
 #: on_checkpoint(stage, data): a finished stage's JSON-safe output, for resuming after a crash.
 Checkpoint = Callable[[str, dict], None]
 MIN_TEXTS_PER_SIDE = 6
+#: below this many proposal texts per side the cross-validated AUROC is too noisy to call corpora alike
+#: (the demo's 12 + 12 gave 0.54 on a pair that its top hypothesis separates at held-out AUROC 0.85)
+MIN_FOR_SEPARABILITY = 20
+#: with fewer screen texts per side the LLM screen cannot tell candidates apart (successive elimination
+#: needs 4 per side before its first cut); the embedding ranker's order is used instead
+MIN_SCREEN_PER_SIDE = 10
 
 
 class DiffInputError(HypodiscError):
@@ -158,7 +164,7 @@ def run_diff(a: Sequence[str], b: Sequence[str], goal: Goal | None = None, confi
             xa, xb = tfidf_features(pa_texts, pb_texts)
         sep = job.sep = separability(xa, xb, seed=cfg.seed, features=cfg.features)
         progress("representative samples", 1, 1)
-        if min(len(pa_texts), len(pb_texts)) < 10:
+        if min(len(pa_texts), len(pb_texts)) < MIN_FOR_SEPARABILITY:
             warnings.append(f"only {min(len(pa_texts), len(pb_texts))} proposal texts on the smaller side: the "
                             "separability estimate (cross-validated AUROC) is unreliable at this size")
         elif sep.cv_auroc < 0.6:
@@ -175,7 +181,7 @@ def run_diff(a: Sequence[str], b: Sequence[str], goal: Goal | None = None, confi
             if cfg.proposer in ("contrast", "both"):
                 contrast = propose_from_contrasts(
                     backend, pa_texts, pb_texts, xa, xb, sep.order_a(), sep.order_b(),
-                    ContrastConfig(n_clusters=cfg.contrast_clusters), cfg.seed, goal_text=render_goal(goal),
+                    ContrastConfig(n_clusters=cfg.contrast_clusters, views=tuple(cfg.contrast_views)), cfg.seed, goal_text=render_goal(goal),
                     progress=lambda d, t: progress("proposing (contrasts)", d, t))
                 cands += contrast.candidates
                 job.replies += contrast.raw_replies
@@ -253,17 +259,27 @@ def run_diff(a: Sequence[str], b: Sequence[str], goal: Goal | None = None, confi
             pb = judge.score(hyps, [scr_b_t[i] for i in ib]) if ib else np.zeros((len(hyps), 0))
             return pa, pb
 
-        st = successive_elimination(len(passed), range(len(scr_a_t)), range(len(scr_b_t)), score_fn,
-                                    keep=cfg.top_k, batch=cfg.screen_batch, level=cfg.screen_level,
-                                    progress=lambda d, t: progress("screening (LLM)", d, t))
-        for j, i in enumerate(passed):
-            r = records[i]
-            r.stage_reached = "screened"
-            r.screen_validity = round(st.validity(j), 4)
-            r.screen_judgments = len(st.scores_a[j]) + len(st.scores_b[j])
-            r.eliminated_round = st.eliminated_at[j]
-        survivors = sorted(st.active, key=lambda j: -st.validity(j))[: cfg.top_k]
-        finalists = [passed[j] for j in survivors]
+        if len(passed) <= cfg.top_k or min(len(scr_a_t), len(scr_b_t)) < MIN_SCREEN_PER_SIDE:
+            # Nothing to choose, or too few texts to choose by: the ranker's best go on to confirmation.
+            # Judging them on the screen split first would spend a text's prefill (most of a
+            # judgment's cost) twice for a choice that a handful of texts cannot make reliably.
+            finalists = list(passed)[: cfg.top_k]
+            if len(passed) > cfg.top_k:
+                warnings.append(f"the screen split has {min(len(scr_a_t), len(scr_b_t))} texts on its smaller side "
+                                f"(fewer than {MIN_SCREEN_PER_SIDE}): the embedding ranker chose the "
+                                f"{cfg.top_k} candidates confirmed")
+        else:
+            st = successive_elimination(len(passed), range(len(scr_a_t)), range(len(scr_b_t)), score_fn,
+                                        keep=cfg.top_k, batch=cfg.screen_batch, level=cfg.screen_level,
+                                        progress=lambda d, t: progress("screening (LLM)", d, t))
+            for j, i in enumerate(passed):
+                r = records[i]
+                r.stage_reached = "screened"
+                r.screen_validity = round(st.validity(j), 4)
+                r.screen_judgments = len(st.scores_a[j]) + len(st.scores_b[j])
+                r.eliminated_round = st.eliminated_at[j]
+            survivors = sorted(st.active, key=lambda j: -st.validity(j))[: cfg.top_k]
+            finalists = [passed[j] for j in survivors]
         if not finalists:
             warnings.append("every screened candidate was confidently not more often true of A; nothing to confirm")
 

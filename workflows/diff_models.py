@@ -23,11 +23,15 @@ class DiffConfig(BaseModel):
     samples_per_side: int = Field(10, ge=2, le=100, description="max samples per side in one proposer prompt")
     sample_chars: int = Field(300, ge=50, le=4000, description="each proposer sample clipped to this many characters")
     proposer_temperature: float = Field(0.7, ge=0.0, le=2.0)
-    proposer: Literal["llm", "contrast", "both"] = Field("both", description=(
-        "where candidates come from: llm (the model compares samples of both groups), contrast (the model "
-        "describes one embedding contrast at a time: typical A vs typical B, and each k-means cluster of A "
-        "vs its nearest B texts), or both"))
-    contrast_clusters: int = Field(3, ge=0, le=20, description="contrast route: k-means clusters of A described")
+    proposer: Literal["llm", "contrast", "both"] = Field("contrast", description=(
+        "where candidates come from: contrast (the model describes one embedding contrast at a time: typical "
+        "A vs typical B, and each k-means cluster of A vs its nearest B texts; four short prompts), llm (the "
+        "model compares samples of both groups: long prompts, for strong models), or both"))
+    contrast_clusters: int = Field(3, ge=0, le=20, description=(
+        "contrast route: k-means clusters of A described (at most one per 4 proposal texts of A)"))
+    contrast_views: list[Literal["opening", "ending"]] = Field(["opening", "ending"], description=(
+        "contrast route: the typical texts described again from their first or last sentence only, where "
+        "form (a question, the first person, an exclamation, a sign-off) shows better than in whole texts"))
     verifier: Verifier = Field("cascade", description=(
         "cascade: embedding ranker -> LLM successive elimination -> confirmation on a disjoint split; "
         "exhaustive: LLM judges every candidate on every held-out text; embedding: cosine ranker only; "
@@ -41,9 +45,10 @@ class DiffConfig(BaseModel):
     dedupe_threshold: float = Field(0.9, gt=0.0, le=1.0, description="cosine above which candidates are duplicates")
     features: Literal["embedding", "tfidf"] = Field("embedding", description="representative-sample classifier input")
     judge_max_chars: int = Field(800, ge=50, description="texts clipped to this many characters for the judge")
-    judge_order: Literal["text_first", "property_first"] = Field("text_first", description=(
-        "judge prompt order: text_first shares each text's prompt prefix across the hypotheses judged on it "
-        "(fewer tokens per judgment); property_first is the older order"))
+    judge_order: Literal["question_first", "text_first", "property_first"] = Field("question_first", description=(
+        "judge prompt layout: question_first (question, text, then the property) leaves only the property after "
+        "the text's shared prefix, about half the tokens per judgment of text_first (text, property, question); "
+        "property_first is the older order, whose prefix is shared across texts instead"))
     support_examples: int = Field(3, ge=0, le=20)
     alpha: float = Field(0.05, gt=0.0, lt=1.0, description="q-value threshold called significant")
     seed: int = 0
