@@ -23,12 +23,18 @@ def test_text_first_scores_match_one_prompt_at_a_time(smol):
     assert np.corrcoef(matrix.ravel(), single.ravel())[0, 1] > 0.9
 
 
-def test_text_first_decodes_fewer_prompt_tokens_than_property_first(smol):
+def _tokens_decoded(backend, orders) -> dict[str, int]:
+    """Prompt tokens the backend decodes to judge HYPS x TEXTS in each order, one order after the other."""
     used = {}
-    for order in ("text_first", "property_first"):
-        before = smol.usage.snapshot()
-        LLMJudge(smol, order=order).score(HYPS, TEXTS)
-        used[order] = (smol.usage - before).prompt_tokens
+    for order in orders:
+        before = backend.usage.snapshot()
+        LLMJudge(backend, order=order).score(HYPS, TEXTS)
+        used[order] = (backend.usage - before).prompt_tokens
+    return used
+
+
+def test_text_first_decodes_fewer_prompt_tokens_than_property_first(smol):
+    used = _tokens_decoded(smol, ("text_first", "property_first"))
     # Each text's ~25 tokens are decoded once instead of once per hypothesis.
     assert used["text_first"] < 0.8 * used["property_first"], used
 
@@ -47,9 +53,5 @@ def test_question_first_leaves_only_the_property_after_the_text(smol):
     assert user.index("Yes or No") < user.index("TEXT") < user.index("Property:")
     assert user.endswith("Property: is about money.")
     # after the text's shared prefix only the property and the turn markers are left to decode
-    used = {}
-    for order in ("question_first", "text_first"):
-        before = smol.usage.snapshot()
-        LLMJudge(smol, order=order).score(HYPS, TEXTS)
-        used[order] = (smol.usage - before).prompt_tokens
+    used = _tokens_decoded(smol, ("question_first", "text_first"))
     assert used["question_first"] < 0.8 * used["text_first"], used
