@@ -160,7 +160,8 @@ def test_null_check_runs_a_over_itself(tmp_path):
     assert "A/A control" in res.stdout
 
 
-@pytest.mark.parametrize("args, needle", [(["--verifier", "magic"], "--verifier"), (["--top", "0"], "--top")])
+@pytest.mark.parametrize("args, needle", [(["--verifier", "magic"], "--verifier"), (["--top", "0"], "--top"),
+                                         (["--proposer", "nope"], "--proposer")])
 def test_diff_bad_options_are_one_clear_error(tmp_path, args, needle):
     a = tmp_path / "a.txt"
     a.write_text("\n".join(f"text {i}" for i in range(10)))
