@@ -4,9 +4,11 @@ We render chats with the GGUF's own chat template and drive the KV cache
 ourselves for yes/no and continuation scoring: only the tokens after the prefix
 shared with the previous prompt are decoded, logits are requested only at the
 positions we read, and yes/no prompts that share most of their tokens (a text's
-judgments) decode their short suffixes side by side as parallel sequences. Generation goes through llama-cpp-python's sampler; each prompt's system turn
-is kept in the cache as one block and the rest is evaluated after it, so prompts that share a system
-turn pay for it once and a fixed seed still reproduces its samples whatever ran before.
+judgments) decode their short suffixes side by side as parallel sequences.
+Generation goes through llama-cpp-python's sampler; each prompt's system turn is
+kept in the cache as one block and the rest is evaluated after it, so prompts that
+share a system turn pay for it once and a fixed seed still reproduces its samples
+whatever ran before.
 """
 
 from __future__ import annotations
@@ -87,8 +89,8 @@ class LlamaCppBackend:
         llama-cpp-python builds its context for one sequence and has no argument for more; with
         several, a text's judgments decode their short property suffixes side by side in one batch
         after the text's prefix is copied (not recomputed) into each sequence. Small batches use
-        the CPU poorly (a 10-token decode runs at half the speed per token of a 100-token one), so
-        this roughly halves the time of a text's judgments. Returns the sequences available (1 if
+        the CPU poorly, so this cut the wall time of a text's judgments to 0.72x on this project's
+        CPU hosts (BENCHMARKS.md). Returns the sequences available (1 if
         this llama.cpp refuses).
         """
         import contextlib
@@ -135,6 +137,11 @@ class LlamaCppBackend:
             )
 
     # -- KV cache --------------------------------------------------------
+    def _logprobs_at(self, batch_index: int) -> np.ndarray:
+        """Log-softmax of the logits the last decode produced at one position of its batch."""
+        ptr = self._llm._ctx.get_logits_ith(batch_index)
+        return _log_softmax(np.ctypeslib.as_array(ptr, shape=(self._n_vocab,)).astype(np.float64))
+
     def _decode(self, tokens: list[int], want: set[int]) -> dict[int, np.ndarray]:
         """Bring the cache to ``tokens``; return log-softmax rows at positions ``want``.
 
@@ -159,8 +166,7 @@ class LlamaCppBackend:
                 batch.batch.logits[i] = i in flagged
             llm._ctx.decode(batch)
             for i in sorted(flagged):
-                ptr = llm._ctx.get_logits_ith(i)
-                rows[lo + i] = _log_softmax(np.ctypeslib.as_array(ptr, shape=(self._n_vocab,)).astype(np.float64))
+                rows[lo + i] = self._logprobs_at(i)
             llm.input_ids[lo: lo + len(chunk)] = chunk
             llm.n_tokens = lo + len(chunk)
         llm._requires_eval = True
@@ -233,8 +239,7 @@ class LlamaCppBackend:
             last.append(n - 1)
         batch.n_tokens = n
         ctx.decode(llm._batch)
-        rows = [_log_softmax(np.ctypeslib.as_array(ctx.get_logits_ith(i), shape=(self._n_vocab,)).astype(np.float64))
-                for i in last]
+        rows = [self._logprobs_at(i) for i in last]
         for s in range(1, len(token_lists)):
             ctx.kv_cache_seq_rm(s, -1, -1)
         llm.input_ids[shared: len(first)] = first[shared:]
