@@ -37,9 +37,9 @@ demo-features: install
 test: models vllm-env system-deps
 	HYPODISC_VLLM_PYTHON=$(HYPODISC_HOME)/vllm-venv/bin/python $(VENV)/bin/pytest $(PYTEST_ARGS)
 
-## Skip the vLLM tests and slow real-model tests (for quick local iteration only).
-test-fast: models system-deps
-	$(VENV)/bin/pytest -m "not slow and not vllm" $(PYTEST_ARGS)
+## The fast lane: workflows, statistics, service and checkpoints on the scripted backend; no model installed.
+test-fast: install
+	$(VENV)/bin/pytest -m fast $(PYTEST_ARGS)
 
 bench: models vllm-env
 	HYPODISC_VLLM_PYTHON=$(HYPODISC_HOME)/vllm-venv/bin/python $(VENV)/bin/python bench/backends.py all

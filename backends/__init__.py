@@ -14,8 +14,8 @@ from hypodisc.backends.base import (
     Prompt,
     Usage,
 )
-from hypodisc.backends.registry import DEFAULT_LLM, MODELS, get_spec
-from hypodisc.backends.store import ModelStore, hf_dir
+from hypodisc.backends.model_catalog import DEFAULT_LLM, MODELS, get_spec
+from hypodisc.backends.model_store import ModelStore, hf_dir
 from hypodisc.config import Settings
 from hypodisc.errors import ConfigError, ModelNotInstalledError, UnknownModelError
 

@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, TypedDict, runtime_checkable
 
+from hypodisc.errors import PromptTooLongError
+
 
 class Message(TypedDict):
     role: str  # "system" | "user" | "assistant"
@@ -112,11 +114,34 @@ class Usage:
         return self._combine(other, operator.add)
 
 
+#: top log-probabilities asked of a server for the yes/no answer token (its yes/no variants are among them)
+YES_NO_TOP_K = 20
+
+
+def check_fits(n: int, extra: int, context_length: int, what: str, fix: str = "shorten the input or raise the "
+               "context window (--n-ctx, --max-model-len)") -> None:
+    """PromptTooLongError unless ``n`` prompt tokens plus ``extra`` fit the context window."""
+    if n + extra > context_length:
+        raise PromptTooLongError(f"{what} needs {n + extra} tokens but the context window is {context_length}", fix=fix)
+
+
+def paired(contexts: Sequence[Prompt], continuations: Sequence[str]) -> list[tuple[Prompt, str]]:
+    """(context, continuation) pairs for ``continuation_logprobs``; a length mismatch is an error."""
+    if len(contexts) != len(continuations):
+        raise ValueError(f"{len(contexts)} contexts but {len(continuations)} continuations")
+    return list(zip(contexts, continuations))
+
+
 @runtime_checkable
 class LLMBackend(Protocol):
     name: str
     model: str
     usage: Usage
+    #: prompts per call that suit this backend: small for llama.cpp (progress, and a cancel, are seen
+    #: between calls and it decodes one prompt at a time anyway), large for batching servers
+    batch_size: int
+    #: calls the backend may run at once from different threads (1: not thread-safe)
+    max_concurrent_calls: int
 
     @property
     def context_length(self) -> int: ...
@@ -131,13 +156,3 @@ class LLMBackend(Protocol):
         """log P(continuation tokens | context), per pair."""
 
     def close(self) -> None: ...
-
-
-@dataclass(frozen=True)
-class BackendInfo:
-    """What ``hypodisc`` reports about a loaded backend."""
-
-    backend: str
-    model: str
-    context_length: int
-    details: dict[str, str] = field(default_factory=dict)

@@ -8,52 +8,37 @@ template included) from the GGUF metadata. Needs the ``convert`` extra
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from pathlib import Path
 
+from hypodisc.backends.hf_load import load_hf_model
 from hypodisc.errors import BackendUnavailableError
+from hypodisc.files import atomic_path
 
 
 def gguf_to_hf(gguf_path: Path, out_dir: Path, dtype: str = "float32") -> Path:
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    try:
-        import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-    except ImportError as exc:
-        raise BackendUnavailableError(f"conversion needs transformers, gguf and torch ({exc})",
-                                      fix="`pip install hypodisc[convert]`, or run it in the vLLM environment") from None
     gguf_path = Path(gguf_path)
-    tmp = out_dir.with_name(out_dir.name + ".partial")
-    shutil.rmtree(tmp, ignore_errors=True)
-    kwargs = {"gguf_file": gguf_path.name}
-    try:
-        tok = AutoTokenizer.from_pretrained(gguf_path.parent, **kwargs)
-        model = AutoModelForCausalLM.from_pretrained(gguf_path.parent, dtype=getattr(torch, dtype), **kwargs)
-    except (ValueError, OSError, KeyError) as exc:
-        raise BackendUnavailableError(f"transformers could not read {gguf_path.name}: {exc}",
-                                      fix="check the GGUF's architecture is supported by your transformers version") from None
+    tok, model = load_hf_model(gguf_path, dtype, needs="conversion",
+                               fix="`pip install hypodisc[convert]`, or run it in the vLLM environment")
     # transformers marks GGUF-loaded models as "quantized" and refuses save_pretrained, although the
     # tensors are already dequantized; write the weights and a config without that marker ourselves.
     # Tied embeddings are stored once, under the input-embedding name, as HF checkpoints do; every
     # tensor is cloned so none share memory (safetensors refuses shared tensors).
     from safetensors.torch import save_file
 
-    tmp.mkdir(parents=True)
-    state = model.state_dict()
-    if getattr(model.config, "tie_word_embeddings", False):
-        state.pop("lm_head.weight", None)
-    save_file({k: v.detach().clone().contiguous() for k, v in state.items()}, str(tmp / "model.safetensors"),
-              metadata={"format": "pt"})
-    config = model.config.to_dict()
-    config.pop("quantization_config", None)
-    config["torch_dtype"] = dtype
-    (tmp / "config.json").write_text(json.dumps(config, indent=2))
-    if model.generation_config is not None:
-        model.generation_config.save_pretrained(tmp)
-    tok.save_pretrained(tmp)
     if not getattr(tok, "chat_template", None):
         raise BackendUnavailableError(f"{gguf_path.name}: the converted tokenizer has no chat template")
-    shutil.rmtree(out_dir, ignore_errors=True)
-    os.replace(tmp, out_dir)
+    with atomic_path(out_dir) as tmp:
+        tmp.mkdir(parents=True)
+        state = model.state_dict()
+        if getattr(model.config, "tie_word_embeddings", False):
+            state.pop("lm_head.weight", None)
+        save_file({k: v.detach().clone().contiguous() for k, v in state.items()}, str(tmp / "model.safetensors"),
+                  metadata={"format": "pt"})
+        config = model.config.to_dict()
+        config.pop("quantization_config", None)
+        config["torch_dtype"] = dtype
+        (tmp / "config.json").write_text(json.dumps(config, indent=2))
+        if model.generation_config is not None:
+            model.generation_config.save_pretrained(tmp)
+        tok.save_pretrained(tmp)
     return out_dir

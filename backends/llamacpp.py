@@ -21,10 +21,10 @@ from pathlib import Path
 import numpy as np
 
 from hypodisc.backends.llamacpp_probe import ensure_llamacpp_runs, not_installed
-from hypodisc.backends.base import ContinuationScore, Generation, GenerationParams, Prompt, Usage
+from hypodisc.backends.base import ContinuationScore, Generation, GenerationParams, Prompt, Usage, check_fits, paired
 from hypodisc.backends.prefix import common_prefix_len, prefix_order
 from hypodisc.backends.yesno import p_yes, variant_token_ids
-from hypodisc.errors import BackendUnavailableError, ModelIntegrityError, PromptTooLongError
+from hypodisc.errors import BackendUnavailableError, ModelIntegrityError
 
 
 #: prompts that share a prefix are decoded together as this many parallel sequences of one batch
@@ -40,10 +40,12 @@ def _log_softmax(logits: np.ndarray) -> np.ndarray:
 
 class LlamaCppBackend:
     name = "llamacpp"
+    batch_size = 8
+    max_concurrent_calls = 1  # one llama.cpp context: not thread-safe
 
     def __init__(self, model_path: str | Path, *, n_ctx: int = 4096, n_threads: int | None = None,
                  n_batch: int = 512, seed: int = 0, model_name: str | None = None, reuse_prefix: bool = True,
-                 probe_cache_dir: Path | None = None):
+                 probe_cache_dir: Path | None = None, flash_attn: bool = True):
         path = Path(model_path)
         if not path.is_file():
             raise BackendUnavailableError(f"no GGUF file at {path}", fix="pass a .gguf path or a registered model name")
@@ -59,6 +61,9 @@ class LlamaCppBackend:
             self._llm = llama_cpp.Llama(
                 model_path=str(path), n_ctx=n_ctx, n_batch=n_batch, n_threads=n_threads or os.cpu_count(),
                 seed=seed, verbose=False, logits_all=False,
+                # ggml's flash attention: prefill, the cost of every prompt here, ran 1.12x as fast on CPU
+                # (BENCHMARKS.md); the default model's P(yes) moved by at most 0.03
+                flash_attn=flash_attn,
             )
         except (ValueError, RuntimeError) as exc:
             raise ModelIntegrityError(f"llama.cpp could not load {path}: {exc}",
@@ -130,11 +135,7 @@ class LlamaCppBackend:
         return self._tokenize(self.render(prompt), special=not isinstance(prompt, str))
 
     def _check_fits(self, n: int, extra: int = 0, what: str = "prompt") -> None:
-        if n + extra > self.context_length:
-            raise PromptTooLongError(
-                f"{what} needs {n + extra} tokens but the context window is {self.context_length}",
-                fix="shorten the input or raise --n-ctx",
-            )
+        check_fits(n, extra, self.context_length, what, fix="shorten the input or raise --n-ctx")
 
     # -- KV cache --------------------------------------------------------
     def _logprobs_at(self, batch_index: int) -> np.ndarray:
@@ -248,10 +249,8 @@ class LlamaCppBackend:
         return rows
 
     def continuation_logprobs(self, contexts: Sequence[Prompt], continuations: Sequence[str]) -> list[ContinuationScore]:
-        if len(contexts) != len(continuations):
-            raise ValueError(f"{len(contexts)} contexts but {len(continuations)} continuations")
         pairs = []
-        for ctx, cont in zip(contexts, continuations):
+        for ctx, cont in paired(contexts, continuations):
             ctx_toks = self._prompt_tokens(ctx)
             cont_toks = self._tokenize(cont, special=False)
             if not ctx_toks or not cont_toks:

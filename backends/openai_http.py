@@ -17,11 +17,11 @@ from typing import Any, TypeVar
 
 import httpx
 
-from hypodisc.backends.base import ContinuationScore, Generation, GenerationParams, Prompt, Usage
+from hypodisc.backends.base import (ContinuationScore, Generation, GenerationParams, Prompt, Usage, YES_NO_TOP_K,
+                                    paired)
 from hypodisc.backends.yesno import p_yes_from_top_logprobs
 from hypodisc.errors import BackendResponseError, BackendUnavailableError, PromptTooLongError
 
-YES_NO_TOP_K = 20
 # 429 (rate limited) and 408 (request timeout) say "try again later"; 5xx are retried too.
 RETRYABLE_STATUS = frozenset({408, 429})
 # However long a server asks us to wait, one wait never exceeds this (the number of tries bounds the rest).
@@ -49,6 +49,8 @@ def retry_after_s(value: str | None) -> float | None:
 
 class OpenAIBackend:
     name = "openai"
+    batch_size = 64
+    max_concurrent_calls = 8  # an HTTP server batches concurrent requests itself
 
     def __init__(self, base_url: str, model: str = "auto", *, api_key: str | None = None, timeout_s: float = 120.0,
                  max_retries: int = 3, max_concurrency: int = 8, context_length: int | None = None):
@@ -158,8 +160,6 @@ class OpenAIBackend:
         return out
 
     def continuation_logprobs(self, contexts: Sequence[Prompt], continuations: Sequence[str]) -> list[ContinuationScore]:
-        if len(contexts) != len(continuations):
-            raise ValueError(f"{len(contexts)} contexts but {len(continuations)} continuations")
         if any(not isinstance(c, str) for c in contexts):
             raise BackendResponseError(
                 "the openai backend scores continuations only after raw-text contexts (the chat template lives on the server)",
@@ -179,7 +179,7 @@ class OpenAIBackend:
                 raise BackendResponseError(f"server at {self.base_url} returned no logprobs for the continuation")
             return ContinuationScore(tokens=[t for t, _ in picked], logprobs=[float(v) for _, v in picked])
 
-        return self._map(one, list(zip(contexts, continuations)))
+        return self._map(one, list(paired(contexts, continuations)))
 
     def close(self) -> None:
         self._pool.shutdown(wait=False)

@@ -11,16 +11,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from hypodisc.backends.base import ContinuationScore, Generation, GenerationParams, Prompt, Usage
+from hypodisc.backends.base import (ContinuationScore, Generation, GenerationParams, Prompt, Usage, YES_NO_TOP_K,
+                                    check_fits, paired)
 from hypodisc.backends.yesno import p_yes, variant_token_ids
-from hypodisc.errors import BackendUnavailableError, PromptTooLongError
+from hypodisc.errors import BackendUnavailableError
 
 #: Top-k logprobs requested for the yes/no token; yes/no spellings rank far inside this.
-YES_NO_TOP_K = 20
 
 
 class VLLMBackend:
     name = "vllm"
+    batch_size = 64
+    max_concurrent_calls = 1  # vLLM's offline engine is driven from one thread; it batches inside a call
 
     def __init__(self, model: str | Path, *, gpu_memory_utilization: float = 0.9, max_model_len: int | None = None,
                  dtype: str = "auto", seed: int = 0, enable_prefix_caching: bool = True,
@@ -59,9 +61,7 @@ class VLLMBackend:
         return list(self._tok.encode(self.render(prompt), add_special_tokens=False))
 
     def _check_fits(self, n: int, extra: int, what: str) -> None:
-        if n + extra > self.context_length:
-            raise PromptTooLongError(f"{what} needs {n + extra} tokens but the context window is {self.context_length}",
-                                     fix="shorten the input or raise --max-model-len")
+        check_fits(n, extra, self.context_length, what, fix="shorten the input or raise --max-model-len")
 
     def _run(self, token_lists: list[list[int]], params) -> list:
         from vllm.inputs import TokensPrompt
@@ -99,10 +99,8 @@ class VLLMBackend:
         return out
 
     def continuation_logprobs(self, contexts: Sequence[Prompt], continuations: Sequence[str]) -> list[ContinuationScore]:
-        if len(contexts) != len(continuations):
-            raise ValueError(f"{len(contexts)} contexts but {len(continuations)} continuations")
         pairs = [(self._prompt_tokens(c), list(self._tok.encode(k, add_special_tokens=False)))
-                 for c, k in zip(contexts, continuations)]
+                 for c, k in paired(contexts, continuations)]
         for c, k in pairs:
             if not c or not k:
                 raise ValueError("context and continuation must each be at least one token")

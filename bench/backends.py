@@ -57,7 +57,7 @@ def shared_prefix_prompts(n: int):
 def build(backend: str, model: str, reuse: bool, base_url: str | None, n_ctx: int):
     if backend == "llamacpp":
         from hypodisc.backends.llamacpp import LlamaCppBackend
-        from hypodisc.backends.store import ModelStore
+        from hypodisc.backends.model_store import ModelStore
         from hypodisc.config import load_settings
 
         path = ModelStore(load_settings().home).resolve(model)
@@ -135,8 +135,8 @@ def run_all(args) -> None:
             continue
         rows.append(json.loads(proc.stdout.strip().splitlines()[-1]))
     if vllm_python:
-        from hypodisc.backends.registry import get_spec
-        from hypodisc.backends.store import ModelStore, hf_dir
+        from hypodisc.backends.model_catalog import get_spec
+        from hypodisc.backends.model_store import ModelStore, hf_dir
         from hypodisc.config import load_settings
 
         sys.path.insert(0, str(HERE.parent / "tests"))

@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from hypodisc.backends.llamacpp import LlamaCppBackend
-from hypodisc.backends.store import ModelStore
+from hypodisc.backends.model_store import ModelStore
 from hypodisc.datasets import demo_pair
 from hypodisc.datasets import feature_collection as fc
 from hypodisc.datasets.feature_formats import dump_features, load_features

@@ -84,7 +84,7 @@ def main() -> None:
     a = p.parse_args()
 
     from hypodisc.backends.llamacpp_probe import cpu_flags
-    from hypodisc.backends.store import ModelStore
+    from hypodisc.backends.model_store import ModelStore
     from hypodisc.config import load_settings
 
     home = load_settings().home

@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/null_check.py --seeds 200
     .venv/bin/python bench/null_check.py --verifier cascade --seeds 40 --n 40   # the LLM cascade, D3 size
+    .venv/bin/python bench/null_check.py --verifier cascade --seeds 40 --n 40 --first-seed 30   # resume
 
 120 random AG News texts (all four topics, seed 0), eight fixed hypotheses, the
 embedding verifier's held-out statistics and BH over all candidates: the same
@@ -31,6 +32,7 @@ HYPOTHESES = ["is about computers, software or the internet", "reports company e
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seeds", type=int, default=200)
+    ap.add_argument("--first-seed", type=int, default=0, help="resume a long run: seeds first-seed .. seeds-1")
     ap.add_argument("--n", type=int, default=120)
     ap.add_argument("--verifier", choices=["embedding", "cascade"], default="embedding")
     args = ap.parse_args()
@@ -43,7 +45,8 @@ def main() -> None:
         backend = load_backend(settings)
     texts = load_nlparam("agnews")["texts"]
     hits = raw = 0
-    for seed in range(args.seeds):
+    seeds = range(args.first_seed, args.seeds)
+    for seed in seeds:
         draw = 0 if args.verifier == "embedding" else seed
         corpus = [texts[i] for i in np.random.default_rng(draw).choice(len(texts), args.n, replace=False)]
         res = run_null_check(corpus, DiffConfig(verifier=args.verifier, seed=seed, top_k=5 if backend else len(HYPOTHESES)),
@@ -53,8 +56,8 @@ def main() -> None:
         if backend is not None:
             print(f"seed {seed}: min q {min((h.q_value for h in res.hypotheses), default=1.0):.3f}, "
                   f"{res.cost.total.judgments} judgments, {res.cost.total.wall_s:.0f} s", flush=True)
-    print(f"{hits}/{args.seeds} A/A runs had a hypothesis with q < 0.05 ({1 - hits / args.seeds:.1%} clean); "
-          f"{raw}/{args.seeds} had a raw p < 0.05")
+    print(f"{hits}/{len(seeds)} A/A runs had a hypothesis with q < 0.05 ({1 - hits / len(seeds):.1%} clean); "
+          f"{raw}/{len(seeds)} had a raw p < 0.05")
 
 
 if __name__ == "__main__":

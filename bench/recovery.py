@@ -10,6 +10,7 @@ from __future__ import annotations
 from hypodisc.backends.base import Chat
 
 EMB_THRESHOLD = 0.6
+LLM_THRESHOLD = 0.7  # its probabilities are compressed (BENCHMARKS.md, Judge quality)
 
 
 #: Few-shot turns (topics disjoint from every nlparam gold predicate) shared as one cached prefix.

@@ -1,6 +1,7 @@
 """Markdown tables for BENCHMARKS.md from bench/results/diff_gold.json.
 
     .venv/bin/python bench/report_diff.py
+    .venv/bin/python bench/report_diff.py bench/results/diff_routes.json   # diff_gold.py --routes
 """
 
 from __future__ import annotations
@@ -9,7 +10,12 @@ import json
 import sys
 from pathlib import Path
 
-CONFIGS = ("proposer", "embedding", "exhaustive", "cascade")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from recovery import EMB_THRESHOLD, LLM_THRESHOLD  # noqa: E402
+
+CONFIGS = ("proposer", "embedding", "exhaustive", "cascade",
+           "contrast", "llm", "both", "final")  # the last four: diff_gold.py --routes
+ALL_PAIRS = {"proposer", "embedding", "contrast", "llm", "both", "final"}  # run on every pair: failures are misses
 
 
 def hits(r: dict, key: str, thr: float) -> tuple[bool, bool]:
@@ -17,7 +23,7 @@ def hits(r: dict, key: str, thr: float) -> tuple[bool, bool]:
     return bool(m and m[0] >= thr), any(x >= thr for x in m[:5])
 
 
-def main(path: str = "bench/results/diff_gold.json", emb_thr: float = 0.6, llm_thr: float = 0.7) -> None:
+def main(path: str = "bench/results/diff_gold.json", emb_thr: float = EMB_THRESHOLD, llm_thr: float = LLM_THRESHOLD) -> None:
     pairs = json.loads(Path(path).read_text())["pairs"]
     for p in pairs.values():
         for cfg in CONFIGS:
@@ -33,7 +39,7 @@ def main(path: str = "bench/results/diff_gold.json", emb_thr: float = 0.6, llm_t
         if not rows:
             continue
         # pairs that failed (too few texts, no usable proposal) count as misses for the all-pairs configs
-        n = len(pairs) if cfg in ("proposer", "embedding") else len(rows)
+        n = len(pairs) if cfg in ALL_PAIRS else len(rows)
         frac = lambda k: f"{sum(r[k] for r in rows)}/{n}"  # noqa: E731
         judg = sum(r["cost"]["judgments"] for r in rows) / len(rows)
         wall = sum(r["cost"]["wall_s"] for r in rows) / len(rows)

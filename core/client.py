@@ -7,27 +7,29 @@
         for h in result.hypotheses:
             print(h.hypothesis, h.validity, h.q_value)
 
-Results come back as the same pydantic models the workflows return.
+Results come back as the same pydantic models the workflows return. Any registered workflow can
+be submitted with ``submit(name, request)``; ``submit_diff`` and ``submit_label_features`` are typed
+shortcuts. This module imports httpx, pydantic and the workflows' schemas: nothing heavier.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
+from httpx_sse import connect_sse
 
+from pydantic import BaseModel
+
+from hypodisc.datasets.feature_records import FeatureRecord
 from hypodisc.errors import HypodiscError
 from hypodisc.proposers.goal import ResearchGoal
 from hypodisc.service.schemas import ACTIVE, JobInfo, JobList, VerifyResponse
-from hypodisc.datasets.feature_records import FeatureRecord
 from hypodisc.workflows.diff_models import DiffConfig, DiffResult
 from hypodisc.workflows.label_models import LabelConfig, LabelResult
-
-#: The result model of each workflow, so results come back typed.
-RESULT_MODELS: dict[str, type] = {"diff": DiffResult, "label-features": LabelResult}
+from hypodisc.workflows.registry import WORKFLOWS
 
 
 class ServiceError(HypodiscError):
@@ -70,6 +72,13 @@ class Client:
         return resp
 
     # -- jobs ---------------------------------------------------------------------------------
+    def submit(self, workflow: str, request: BaseModel | dict) -> JobInfo:
+        """Submit a job of any registered workflow; ``request`` is its request model or the same as a dict."""
+        if workflow not in WORKFLOWS:
+            raise HypodiscError(f"unknown workflow {workflow!r}; known: {', '.join(WORKFLOWS)}")
+        body = request.model_dump(mode="json", exclude_none=True) if isinstance(request, BaseModel) else request
+        return JobInfo.model_validate(self._request("POST", f"/v1/jobs/{workflow}", json=body).json())
+
     def submit_diff(self, a: list[str], b: list[str], goal: str | ResearchGoal | None = None,
                     config: DiffConfig | dict | None = None, hypotheses: list[str] | None = None) -> JobInfo:
         body: dict[str, Any] = {"a": list(a), "b": list(b)}
@@ -79,7 +88,7 @@ class Client:
             body["config"] = config.model_dump() if isinstance(config, DiffConfig) else config
         if hypotheses is not None:
             body["hypotheses"] = list(hypotheses)
-        return JobInfo.model_validate(self._request("POST", "/v1/jobs/diff", json=body).json())
+        return self.submit("diff", body)
 
     def submit_label_features(self, features: list[FeatureRecord] | list[dict],
                               config: LabelConfig | dict | None = None,
@@ -90,7 +99,7 @@ class Client:
             body["config"] = config.model_dump() if isinstance(config, LabelConfig) else config
         if explanations is not None:
             body["explanations"] = dict(explanations)
-        return JobInfo.model_validate(self._request("POST", "/v1/jobs/label-features", json=body).json())
+        return self.submit("label-features", body)
 
     def job(self, job_id: str) -> JobInfo:
         return JobInfo.model_validate(self._request("GET", f"/v1/jobs/{job_id}").json())
@@ -107,21 +116,17 @@ class Client:
     def result(self, job_id: str, workflow: str | None = None) -> DiffResult | LabelResult:
         """The finished job's result as its workflow's model (one extra GET when ``workflow`` is not given)."""
         workflow = workflow or self.job(job_id).workflow
-        return RESULT_MODELS[workflow].model_validate(self._request("GET", f"/v1/jobs/{job_id}/result").json())
+        return WORKFLOWS[workflow].result_model.model_validate(self._request("GET", f"/v1/jobs/{job_id}/result").json())
 
     def events(self, job_id: str) -> Iterator[JobInfo]:
         """Progress as the server streams it (SSE); ends when the job does."""
-        with self._http.stream("GET", f"/v1/jobs/{job_id}/events", timeout=None) as resp:
-            if resp.status_code >= 400:
-                resp.read()
+        with connect_sse(self._http, "GET", f"/v1/jobs/{job_id}/events", timeout=None) as source:
+            if source.response.status_code >= 400:
+                source.response.read()
                 self._request("GET", f"/v1/jobs/{job_id}")  # raises the service's error
-            data: list[str] = []
-            for line in resp.iter_lines():
-                if line.startswith("data: "):
-                    data.append(line[6:])
-                elif not line and data:
-                    yield JobInfo.model_validate(json.loads("\n".join(data)))
-                    data = []
+            for event in source.iter_sse():
+                if event.data:
+                    yield JobInfo.model_validate_json(event.data)
 
     def wait(self, job_id: str, progress: Callable[[JobInfo], None] | None = None, timeout: float | None = None,
              poll_s: float = 1.0) -> DiffResult | LabelResult:

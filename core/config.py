@@ -18,7 +18,7 @@ from typing import Any, Literal
 from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
-from hypodisc.errors import ConfigError
+from hypodisc.errors import ConfigError, pydantic_problem
 
 BackendName = Literal["llamacpp", "vllm", "openai"]
 
@@ -78,9 +78,9 @@ def load_settings(**overrides: Any) -> Settings:
     try:
         return Settings(**given)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "settings"
+        problem = pydantic_problem(exc)
+        where = ".".join(str(p) for p in problem.loc) or "settings"
         raise ConfigError(
-            f"invalid setting {where}: {first['msg']}",
+            f"invalid setting {where}: {problem.msg}",
             fix=f"check the --{where.replace('_', '-')} flag, HYPODISC_{where.upper()} or {path}",
         ) from None

@@ -6,6 +6,8 @@ line instead of a traceback.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 
 class HypodiscError(Exception):
     """Base class: ``str(err)`` is what the user reads; ``fix`` says what to do."""
@@ -45,3 +47,34 @@ class PromptTooLongError(HypodiscError):
 
 class BackendResponseError(HypodiscError):
     """A server answered, but not with what the protocol needs."""
+
+
+class InputRejected(HypodiscError):
+    """Input a workflow refuses, with a stable machine-readable ``code`` and the HTTP ``status`` it maps to.
+
+    Raised by a workflow's input checks (:mod:`hypodisc.workflows.contract`), so the CLI prints it as
+    one line and the service answers it as ``{"error": {"code": ..., "message": ...}}`` with ``status``.
+    """
+
+    def __init__(self, message: str, fix: str | None = None, *, code: str = "invalid_input", status: int = 422):
+        super().__init__(message, fix)
+        self.code, self.status = code, status
+
+
+class Problem(NamedTuple):
+    """The first problem of a pydantic ValidationError, for a one-line message."""
+
+    loc: tuple          # field path, with ``rename`` applied to its names
+    msg: str            # pydantic's message, plus "(and N more problems)" when there are more
+    input: object       # the offending value
+
+
+def pydantic_problem(exc, rename: dict[str, str] | None = None) -> Problem:
+    """The one way a pydantic ValidationError becomes one line (CLI options, settings, files, requests)."""
+    errors = exc.errors()
+    first = errors[0]
+    loc = tuple(rename.get(p, p) if rename and isinstance(p, str) else p for p in first["loc"])
+    msg = str(first["msg"]).removeprefix("Value error, ")
+    if len(errors) > 1:
+        msg += f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})"
+    return Problem(loc, msg, first.get("input"))

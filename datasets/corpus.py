@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from hypodisc.errors import HypodiscError
@@ -55,6 +56,20 @@ def load_texts(path: str | Path, field: str | None = None) -> list[str]:
     return parse_texts(path.read_bytes(), path, field)
 
 
+def jsonl_objects(text: str, bad_line: Callable[[int, json.JSONDecodeError], Exception]
+                  ) -> Iterator[tuple[int, object]]:
+    """(line number, value) of every non-blank line of a JSONL text; a malformed line raises
+    ``bad_line(line number, error)``, so each caller words the error for its own input."""
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise bad_line(n, exc) from None
+        yield n, obj
+
+
 def parse_texts(raw: bytes, name: str | Path, field: str | None = None) -> list[str]:
     """Texts from a corpus file's bytes; ``name``'s suffix picks the format (uploads use this too)."""
     path = name
@@ -62,15 +77,8 @@ def parse_texts(raw: bytes, name: str | Path, field: str | None = None) -> list[
     text = _decode(path, raw)
     suffix = Path(str(name)).suffix.lower()
     if suffix == ".jsonl":
-        texts = []
-        for n, line in enumerate(text.splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise CorpusError(f"{path}:{n}: malformed JSON ({exc.msg})") from None
-            texts.append(_field(obj, field, f"{path}:{n}"))
+        bad_line = lambda n, exc: CorpusError(f"{path}:{n}: malformed JSON ({exc.msg})")  # noqa: E731
+        texts = [_field(obj, field, f"{path}:{n}") for n, obj in jsonl_objects(text, bad_line)]
     elif suffix == ".json":
         try:
             data = json.loads(text)

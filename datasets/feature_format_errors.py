@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from hypodisc.datasets import corpus
 from hypodisc.datasets.feature_records import FeatureInputError, FeatureRecord
+from hypodisc.errors import pydantic_problem
 
 
 def _check_size(size: int, name: str) -> None:
@@ -75,13 +76,8 @@ def _join(base: str, *loc: str | int) -> str:
 
 def _pydantic_problem(exc: ValidationError, base: str, rename: dict[str, str] | None = None) -> tuple[str, str]:
     """(field path, message) for a pydantic error, in the input file's own field names."""
-    errors = exc.errors()
-    first = errors[0]
-    loc = [rename.get(p, p) if rename and isinstance(p, str) else p for p in first["loc"]]
-    msg = str(first["msg"]).removeprefix("Value error, ")
-    if len(errors) > 1:
-        msg += f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})"
-    return _join(base, *loc), msg
+    problem = pydantic_problem(exc, rename)
+    return _join(base, *problem.loc), problem.msg
 
 
 def _record(where: _Where, fields: dict[str, Any]) -> FeatureRecord:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from hypodisc.datasets.corpus import jsonl_objects
 from hypodisc.datasets.feature_format_errors import _kind, _pydantic_problem, _record, _Where
 from hypodisc.datasets.feature_records import ActivationExample, FeatureInputError, FeatureRecord
 
@@ -82,17 +83,10 @@ def _json_items(text: str, name: str) -> list[tuple[_Where, dict]]:
 
 
 def _jsonl_items(text: str, name: str) -> list[tuple[_Where, object]]:
-    items: list[tuple[_Where, object]] = []
-    for n, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise FeatureInputError(f"{name}: malformed JSON at line {n}, column {exc.colno} ({exc.msg})",
-                                    fix=_JSON_FIX) from None
-        items.append((_Where(name, len(items), n), obj))
-    return items
+    def bad_line(n: int, exc: json.JSONDecodeError) -> Exception:
+        return FeatureInputError(f"{name}: malformed JSON at line {n}, column {exc.colno} ({exc.msg})", fix=_JSON_FIX)
+
+    return [(_Where(name, i, n), obj) for i, (n, obj) in enumerate(jsonl_objects(text, bad_line))]
 
 
 def _top_level(data: object, name: str) -> list:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -29,6 +28,7 @@ from hypodisc.datasets.feature_format_delphi import DelphiOptions, TokenDecoder,
 from hypodisc.datasets.feature_format_errors import _check_size, _decode, _Where
 from hypodisc.datasets.feature_format_json import _format_of, _json_items, _neuronpedia, _openai, _simple
 from hypodisc.datasets.feature_records import FeatureInputError, FeatureRecord, check_unique_ids
+from hypodisc.files import atomic_path
 
 __all__ = ["FORMATS", "DelphiOptions", "Format", "TokenDecoder", "Tokenizer", "dump_features",
            "load_features", "parse_features", "records_to_jsonable"]
@@ -96,18 +96,12 @@ def dump_features(records: Sequence[FeatureRecord], path: str | Path) -> None:
     part-way (a record that cannot be serialised, a full disk) leaves any old file whole.
     """
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            seen: dict[str, int] = {}
-            for i, record in enumerate(records):
-                fh.write(_json_line(record, i, path, seen) + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as fh:
+        seen: dict[str, int] = {}
+        for i, record in enumerate(records):
+            fh.write(_json_line(record, i, path, seen) + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
 
 
 def _json_line(record: FeatureRecord, i: int, path: Path, seen: dict[str, int]) -> str:

@@ -15,12 +15,12 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from hypodisc.errors import HypodiscError
+from hypodisc.errors import InputRejected
 
 Level = Literal["token", "document"]
 
 
-class FeatureInputError(HypodiscError):
+class FeatureInputError(InputRejected):
     """A feature file or record that cannot be used; the message names the file, record and field."""
 
 
@@ -113,5 +113,5 @@ def check_unique_ids(records: Sequence[FeatureRecord], where: str) -> None:
         if r.feature_id in seen:
             raise FeatureInputError(f"{where}: feature_id {r.feature_id!r} appears twice "
                                     f"(records {seen[r.feature_id]} and {i})",
-                                    fix="give every feature a distinct id")
+                                    fix="give every feature a distinct id", code="duplicate_feature_id")
         seen[r.feature_id] = i

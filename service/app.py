@@ -9,34 +9,40 @@ loop and FastAPI reads their annotations at definition time.)
 import asyncio
 import json
 import logging
+import os
 import time
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Union
 
 import anyio
 import jinja2
 from fastapi import Depends, FastAPI, File, Form, Query, Request, Security, UploadFile
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.security import APIKeyHeader
+from fastapi.sse import EventSourceResponse, format_sse_event
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from hypodisc import __version__
 from hypodisc.config import Settings, load_settings
-from hypodisc.service.engines import Engines
+from hypodisc.workflows.engines import Engines
+from hypodisc.errors import InputRejected
 from hypodisc.service.limits import BodySizeLimit
-from hypodisc.service.registry import WORKFLOWS, InputRejected
 from hypodisc.service.runner import JobRunner
 from hypodisc.service.schemas import (TERMINAL, ErrorResponse, Health, JobInfo, JobList, VerifyRequest,
                                      VerifyResponse)
 from hypodisc.service.settings import ServiceSettings
-from hypodisc.service.store import JobRow, JobStore
-from hypodisc.workflows.diff_models import DiffConfig, DiffRequest, DiffResult
+from hypodisc.service.job_store import JobRow, JobStore
+from hypodisc.workflows.contract import check_corpus
+from hypodisc.workflows.diff_models import DiffConfig
+from hypodisc.workflows.registry import WORKFLOWS
 
 log = logging.getLogger("hypodisc.service")
+#: Any workflow's result, told apart by its ``workflow`` tag (one schema per workflow in openapi.json).
+AnyResult = Annotated[Union[tuple(w.result_model for w in WORKFLOWS.values())], Field(discriminator="workflow")]
 HERE = Path(__file__).parent
 API_KEY_HEADER = "X-API-Key"
 _key_header = APIKeyHeader(name=API_KEY_HEADER, auto_error=False, description="a key from `hypodisc keys create`")
@@ -179,7 +185,7 @@ def _json_form(value: str | None, what: str) -> Any:
 
 # -- the app --------------------------------------------------------------------------------------
 def create_app(service: ServiceSettings | None = None, settings: Settings | None = None,
-               store: JobStore | None = None) -> FastAPI:
+               store: JobStore | None = None, engines: Engines | None = None) -> FastAPI:
     service = service or ServiceSettings()
     settings = settings or load_settings()
 
@@ -205,7 +211,7 @@ def create_app(service: ServiceSettings | None = None, settings: Settings | None
                               "progress, read ranked hypotheses with held-out statistics.")
     app.state.service, app.state.settings = service, settings
     app.state.store = store or JobStore(service.resolved_db_url(settings.home))
-    app.state.engines = Engines(settings)
+    app.state.engines = engines or Engines(settings)
     app.state.runner = None
     app.add_middleware(BodySizeLimit, max_bytes=service.max_body_bytes)
     _install_error_handlers(app)
@@ -227,12 +233,7 @@ def create_app(service: ServiceSettings | None = None, settings: Settings | None
         body: dict[str, Any] = {"a": _parse_upload(a, "a", field), "b": _parse_upload(b, "b", field), "goal": goal,
                                 "hypotheses": _json_form(hypotheses, "hypotheses"),
                                 "config": _json_form(config, "config") or {}}
-        try:
-            req = DiffRequest.model_validate(body)
-        except ValidationError as exc:
-            e = exc.errors()[0]
-            raise ApiError(422, "invalid_request", f"{'.'.join(map(str, e['loc']))}: {e['msg']}") from None
-        return _submit(request, "diff", req, who)
+        return _submit(request, "diff", WORKFLOWS["diff"].parse(body), who)
 
     @app.get("/v1/jobs", response_model=JobList, tags=["jobs"], summary="List your jobs, newest first",
              responses=ERRORS)
@@ -250,8 +251,9 @@ def create_app(service: ServiceSettings | None = None, settings: Settings | None
         return job_info(_job_or_404(request, job_id, who))
 
     @app.get("/v1/jobs/{job_id}/result", tags=["jobs"], summary="A finished job's result",
-             responses={200: {"model": DiffResult, "description": "the workflow's result (diff: DiffResult)"},
-                        **ERRORS})
+             response_model=AnyResult, responses={
+                 200: {"description": "the workflow's result; its `workflow` field says which schema it is"},
+                 **ERRORS})
     def get_result(request: Request, job_id: str, who: CallerDep,
                    download: Annotated[bool, Query(description="send as a file attachment")] = False):
         row = _job_or_404(request, job_id, who)
@@ -261,7 +263,7 @@ def create_app(service: ServiceSettings | None = None, settings: Settings | None
             raise ApiError(409, code, msg)
         headers = {"Content-Disposition": f'attachment; filename="hypodisc-{row.workflow}-{row.id}.json"'} \
             if download else None
-        return JSONResponse(row.result, headers=headers)
+        return JSONResponse({"workflow": row.workflow, **row.result}, headers=headers)
 
     @app.post("/v1/jobs/{job_id}/cancel", response_model=JobInfo, tags=["jobs"], responses=ERRORS,
               summary="Cancel a job: queued jobs at once, running ones at their next progress step")
@@ -281,7 +283,7 @@ def create_app(service: ServiceSettings | None = None, settings: Settings | None
 
         async def stream():
             last, last_sent = None, time.monotonic()
-            yield "retry: 2000\n\n"
+            yield format_sse_event(retry=2000)
             while True:
                 row = await anyio.to_thread.run_sync(lambda: store.get_job(job_id, any_key=True))
                 if row is None:
@@ -289,25 +291,23 @@ def create_app(service: ServiceSettings | None = None, settings: Settings | None
                 data = job_info(row).model_dump_json()
                 if data != last:
                     last, last_sent = data, time.monotonic()
-                    yield f"event: progress\ndata: {data}\n\n"
+                    yield format_sse_event(event="progress", data_str=data)
                 if row.status in TERMINAL:
-                    yield f"event: end\ndata: {data}\n\n"
+                    yield format_sse_event(event="end", data_str=data)
                     return
                 if time.monotonic() - last_sent > 15:
                     last_sent = time.monotonic()
-                    yield ": keep-alive\n\n"
+                    yield format_sse_event(comment="keep-alive")
                 if await request.is_disconnected():
                     return
                 await asyncio.sleep(0.5)
 
-        return StreamingResponse(stream(), media_type="text/event-stream",
-                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+        return EventSourceResponse(stream(), headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
     @app.post("/v1/verify", response_model=VerifyResponse, tags=["verify"], responses=ERRORS,
               summary="Score given hypotheses on given texts, synchronously (small inputs only)")
     def verify(request: Request, body: VerifyRequest, who: CallerDep) -> VerifyResponse:
         from hypodisc.errors import PromptTooLongError
-        from hypodisc.service.registry import check_corpus_limits
         from hypodisc.verifiers.embedding import similarity
         from hypodisc.verifiers.llm_judge import LLMJudge
 
@@ -318,8 +318,8 @@ def create_app(service: ServiceSettings | None = None, settings: Settings | None
                                                   f"{pairs} judgments; the synchronous limit is "
                                                   f"{st.service.max_verify_pairs} (submit a diff job with "
                                                   "hypotheses for more)")
-        check_corpus_limits("texts", body.texts, st.service)
-        check_corpus_limits("hypotheses", body.hypotheses, st.service)
+        check_corpus("texts", body.texts, st.service)
+        check_corpus("hypotheses", body.hypotheses, st.service)
         t0 = time.perf_counter()
         if body.verifier == "embedding":
             emb = st.engines.embedder()
@@ -365,5 +365,6 @@ def create_app(service: ServiceSettings | None = None, settings: Settings | None
 
 def app_from_env() -> FastAPI:
     """For ``uvicorn --factory`` with several workers: settings come from HYPODISC_* variables."""
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # an entry point: see hypodisc.cli.main
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     return create_app(ServiceSettings(), load_settings())

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from hypodisc.config import Settings
 from hypodisc.service.settings import ServiceSettings
-from hypodisc.service.store import JobStore
+from hypodisc.service.job_store import JobStore
 
 
 def openapi_json() -> str:

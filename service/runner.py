@@ -17,10 +17,11 @@ import uuid
 from pydantic import ValidationError
 
 from hypodisc.errors import HypodiscError
-from hypodisc.service.engines import Engines, JobEngines
-from hypodisc.service.registry import WORKFLOWS, JobContext
+from hypodisc.workflows.engines import Engines, JobEngines
+from hypodisc.workflows.contract import Checkpoints
+from hypodisc.workflows.registry import WORKFLOWS
 from hypodisc.service.settings import ServiceSettings
-from hypodisc.service.store import JobRow, JobStore
+from hypodisc.service.job_store import JobRow, JobStore
 
 log = logging.getLogger("hypodisc.service")
 
@@ -128,7 +129,7 @@ class JobRunner:
         log.info("job %s (%s) started, attempt %d", job.id, job.workflow, job.attempts)
         try:
             request = spec.request_model.model_validate(job.request)
-            result = spec.run(request, JobContext(views, progress, dict(job.checkpoints or {}), checkpoint))
+            result = spec.run(request, views, progress, Checkpoints(job.checkpoints, checkpoint))
             data = result.model_dump(mode="json")
             self.store.finish(job.id, self.owner, data, data.get("cost"))
             log.info("job %s succeeded", job.id)

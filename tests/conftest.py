@@ -17,8 +17,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from hypodisc.backends.store import ModelStore, hf_dir
-from hypodisc.backends.registry import get_spec
+# The test process is an entry point too: passive OpenMP waits (see hypodisc.cli.main), before any
+# test loads llama.cpp or torch.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+from hypodisc.backends.model_store import ModelStore, hf_dir
+from hypodisc.backends.model_catalog import get_spec
 
 HOME = Path(os.environ.get("HYPODISC_HOME", "~/.cache/hypodisc")).expanduser()
 REPO = Path(__file__).resolve().parents[1]

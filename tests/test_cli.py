@@ -5,7 +5,7 @@ import shutil
 
 import pytest
 
-from hypodisc.backends.registry import get_spec
+from hypodisc.backends.model_catalog import get_spec
 
 from conftest import HOME, free_port, run_cli
 

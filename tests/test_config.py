@@ -3,6 +3,8 @@ import pytest
 from hypodisc.config import load_settings
 from hypodisc.errors import ConfigError
 
+pytestmark = pytest.mark.fast  # no model: `make test-fast`
+
 
 @pytest.fixture
 def clean_env(monkeypatch, tmp_path):

@@ -18,6 +18,7 @@ def _blobs(rng, centers, per, dim=8):
     return x / np.linalg.norm(x, axis=1, keepdims=True)
 
 
+@pytest.mark.fast
 def test_contrasts_are_the_separating_direction_then_one_per_cluster_of_a():
     rng = np.random.default_rng(0)
     eye = np.eye(8)
@@ -35,6 +36,7 @@ def test_contrasts_are_the_separating_direction_then_one_per_cluster_of_a():
     assert set(near.negatives) <= set(range(6, 12))
 
 
+@pytest.mark.fast
 def test_tiny_corpora_get_only_the_separating_contrast_and_its_views():
     x = np.eye(4)
     cs = find_contrasts(x, x, [0, 1, 2, 3], [0, 1, 2, 3], ContrastConfig(n_clusters=3), seed=0)
@@ -42,6 +44,7 @@ def test_tiny_corpora_get_only_the_separating_contrast_and_its_views():
     assert all(c.positives == cs[0].positives and c.negatives == cs[0].negatives for c in cs)
 
 
+@pytest.mark.fast
 def test_views_show_one_sentence_and_long_texts_keep_their_end():
     text = "Prices rose again this week across the country. Shops blamed the weather. Who can still afford it?"
     assert view_of(text, "opening", 160) == "Prices rose again this week across the country."
@@ -60,10 +63,12 @@ def test_views_show_one_sentence_and_long_texts_keep_their_end():
     ('Property: "Mark Cuban raises specter of dot-com redux" is mentioned', None),
     ("", None),
 ])
+@pytest.mark.fast
 def test_replies_become_single_text_properties(reply, want):
     assert as_property(reply) == want
 
 
+@pytest.mark.fast
 def test_prompt_shows_only_the_given_texts_fenced_by_role():
     p = contrast_prompt(["alpha one", "alpha two"], ["beta one"], chars=50, goal_text="find topics")
     user = p[1]["content"]

@@ -4,6 +4,8 @@ import pytest
 
 from hypodisc.datasets import CorpusError, demo_pair, load_texts
 
+pytestmark = pytest.mark.fast  # no model: `make test-fast`
+
 
 def test_formats(tmp_path):
     (tmp_path / "a.jsonl").write_text('{"text": "one"}\n\n{"text": " two "}\n')

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from hypodisc.datasets import demo_pair
+from hypodisc.errors import InputRejected
 from hypodisc.workflows import DiffConfig, run_diff, run_null_check
 from hypodisc.workflows.diff import DiffInputError, split_indices
 
@@ -31,9 +32,10 @@ def test_splits_are_disjoint_and_cover_the_held_out_cap():
 
 
 def test_too_few_or_empty_texts_are_a_clear_error(embedder, pair):
-    with pytest.raises(DiffInputError, match="corpus B has 3 non-empty texts"):
+    with pytest.raises(InputRejected, match="corpus B has 3 non-empty texts") as small:
         run_diff(pair[0], ["a", "b", "c", "  ", ""], candidates=CANDIDATES, config=DiffConfig(verifier="embedding"),
                  backend=None, embedder=embedder)
+    assert small.value.code == "corpus_too_small"
     with pytest.raises(DiffInputError, match="needs an LLM backend"):
         run_diff(*pair, config=DiffConfig(), backend=None, embedder=embedder)
 

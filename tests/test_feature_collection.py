@@ -43,7 +43,7 @@ def corpus() -> list[str]:
 def lm():
     pytest.importorskip("transformers")
     pytest.importorskip("gguf")
-    from hypodisc.backends.store import ModelStore
+    from hypodisc.backends.model_store import ModelStore
 
     home = Path(os.environ.get("HYPODISC_HOME", "~/.cache/hypodisc")).expanduser()
     try:

@@ -25,6 +25,8 @@ from hypodisc.datasets.feature_formats import (
 )
 from hypodisc.datasets.feature_records import ActivationExample, FeatureInputError, FeatureRecord
 
+pytestmark = pytest.mark.fast  # no model: `make test-fast`
+
 HOME = Path(os.environ.get("HYPODISC_HOME", "~/.cache/hypodisc")).expanduser()
 SMOL_GGUF = HOME / "models/smollm2-135m/smollm2-135m-instruct-q4_1.gguf"
 SMOL_HF = HOME / "models/smollm2-135m/hf"  # the same model's tokenizer.json folder

@@ -5,6 +5,8 @@ import pytest
 
 from hypodisc.verifiers import feature_stats as fs
 
+pytestmark = pytest.mark.fast  # no model: `make test-fast`
+
 
 def test_auroc_matches_hand_count():
     # positives 0.9, 0.4; negatives 0.5, 0.1: pairs (pos > neg) = (0.9>0.5, 0.9>0.1, 0.4>0.1) = 3 of 4

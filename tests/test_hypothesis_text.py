@@ -4,6 +4,8 @@ import pytest
 
 from hypodisc.proposers.hypothesis_text import clean_all, clean_hypothesis, copies_a_sample, parse_bullets
 
+pytestmark = pytest.mark.fast  # no model: `make test-fast`
+
 
 def test_parse_bullet_styles_and_headers():
     reply = ("Here are the properties:\n1. mentions a lawsuit\n2) is formal\n- - is about sports\n* uses slang\n"

@@ -26,10 +26,10 @@ from schemathesis.checks import not_a_server_error
 from conftest import HOME, REPO
 from hypodisc.config import Settings
 from hypodisc.service.app import create_app
-from hypodisc.service.engines import Engines
+from hypodisc.workflows.engines import Engines
 from hypodisc.service.openapi import openapi_json
 from hypodisc.service.settings import ServiceSettings
-from hypodisc.service.store import JobStore
+from hypodisc.service.job_store import JobStore
 
 FUZZ = settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True,
                 database=None, print_blob=True)

@@ -4,6 +4,8 @@ from scipy import stats
 
 from hypodisc.verifiers.pair_stats import rank_on_pair, score_pair
 
+pytestmark = pytest.mark.fast  # no model: `make test-fast`
+
 
 def test_against_scipy_and_hand_values():
     a = [0.9, 0.8, 0.7, 0.95]

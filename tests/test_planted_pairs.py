@@ -8,6 +8,8 @@ from hypodisc.datasets.bundled import bundled_path
 from hypodisc.datasets.corpus import load_texts
 from hypodisc.datasets.planted_pairs import PROPERTIES, planted_pairs
 
+pytestmark = pytest.mark.fast  # no model: `make test-fast`
+
 CHECKS = {
     "question": lambda t: t.endswith("?"),
     "first_person": lambda t: t.startswith(("I ", "My ")),

@@ -1,8 +1,12 @@
+
 """Representative samples and the separability diagnostic, on real embeddings and synthetic features."""
 
+import pytest
 import numpy as np
 
 from hypodisc.proposers.representative import separability, tfidf_features
+
+pytestmark = pytest.mark.fast  # no model: `make test-fast`
 
 
 def test_separated_features_give_high_auroc_and_typical_first():

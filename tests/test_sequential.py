@@ -1,8 +1,12 @@
+
 """Successive elimination on fixed score tables: losers stop early, the best k always survive."""
 
+import pytest
 import numpy as np
 
 from hypodisc.verifiers.sequential import successive_elimination
+
+pytestmark = pytest.mark.fast  # no model: `make test-fast`
 
 
 def table_scorer(p_a: np.ndarray, p_b: np.ndarray, calls: list):

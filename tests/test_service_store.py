@@ -15,7 +15,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, text, update
 
-from hypodisc.service.store import JobRow, JobStore, utcnow
+from hypodisc.service.job_store import JobRow, JobStore, utcnow
 from pg_harness import postgres_server  # noqa: F401  (session fixture)
 
 pytestmark = pytest.mark.timeout(120)

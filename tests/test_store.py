@@ -5,11 +5,12 @@ import zipfile
 
 import pytest
 
-from hypodisc.backends.registry import MODELS, get_spec
-from hypodisc.backends.store import ModelStore, sha256_file
+from hypodisc.backends.model_catalog import MODELS, get_spec
+from hypodisc.backends.model_store import ModelStore, sha256_file
 from hypodisc.errors import ModelIntegrityError, ModelNotInstalledError, UnknownModelError
 
 
+@pytest.mark.fast
 def test_every_part_model_pins_a_full_sha256():
     for spec in MODELS.values():
         assert len(spec.sha256) == 64 and spec.size > 0, spec.name
@@ -17,6 +18,7 @@ def test_every_part_model_pins_a_full_sha256():
     assert len(get_spec("qwen2.5-coder-1.5b").packages) == 22
 
 
+@pytest.mark.fast
 def test_unknown_name_lists_choices():
     with pytest.raises(UnknownModelError, match="qwen2.5-coder-1.5b"):
         get_spec("gpt-5")

@@ -88,10 +88,33 @@ class Embedder:
         return int(self.model.get_sentence_embedding_dimension())
 
 
+class HashingEmbedder:
+    """Unit-norm hashed word and word-pair counts (scikit-learn's HashingVectorizer): a real embedder with
+    no model, for the fast test lane. It sees shared words only, never meaning; never a default."""
+
+    def __init__(self, dim: int = 1024):
+        from sklearn.feature_extraction.text import HashingVectorizer
+
+        self._vectorizer = HashingVectorizer(n_features=dim, ngram_range=(1, 2), alternate_sign=False, norm="l2")
+        self._dim = dim
+        self.calls = 0
+
+    def encode(self, texts: Sequence[str], progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+        self.calls += len(texts)
+        out = self._vectorizer.transform(list(texts)).toarray().astype(np.float32)
+        if progress:
+            progress(len(texts), len(texts))
+        return out
+
+    @property
+    def dim(self) -> int:
+        return self._dim
+
+
 @lru_cache(maxsize=4)
 def load_embedder(home: Path, name: str = DEFAULT_EMBEDDER) -> Embedder:
     """Verified local embedder, loaded once per process (the service shares it across jobs)."""
-    from hypodisc.backends.store import ModelStore
+    from hypodisc.backends.model_store import ModelStore
 
     return Embedder(ModelStore(home).resolve(name))
 

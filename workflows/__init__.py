@@ -1,6 +1,20 @@
-"""Workflows: plain functions joining a proposer and a verifier. The CLI, the service and the benchmarks call these."""
+"""Workflows: plain functions joining a proposer and a verifier, each declared in the registry.
 
-from hypodisc.workflows.diff import run_diff, run_null_check
-from hypodisc.workflows.diff_models import DiffConfig, DiffResult, HypothesisResult
+``from hypodisc.workflows import run_diff`` still works, but importing this package loads nothing
+heavy: the HTTP client imports the workflows' schemas without scipy, scikit-learn or torch.
+"""
 
-__all__ = ["DiffConfig", "DiffResult", "HypothesisResult", "run_diff", "run_null_check"]
+import importlib
+
+_EXPORTS = {"run_diff": "hypodisc.workflows.diff", "run_null_check": "hypodisc.workflows.diff",
+            "DiffConfig": "hypodisc.workflows.diff_models", "DiffResult": "hypodisc.workflows.diff_models",
+            "HypothesisResult": "hypodisc.workflows.diff_models",
+            "label_features": "hypodisc.workflows.label_features",
+            "LabelConfig": "hypodisc.workflows.label_models", "LabelResult": "hypodisc.workflows.label_models"}
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(_EXPORTS[name]), name)

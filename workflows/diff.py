@@ -21,7 +21,7 @@ from scipy import stats
 from sklearn.metrics import roc_auc_score
 
 from hypodisc.backends.base import LLMBackend
-from hypodisc.errors import HypodiscError
+from hypodisc.errors import InputRejected
 from hypodisc.proposers.goal import Goal, render_goal
 from hypodisc.proposers.contrast_proposer import ContrastConfig, propose_from_contrasts
 from hypodisc.proposers.llm_proposer import ProposerConfig, prompts_needed, propose
@@ -30,22 +30,24 @@ from hypodisc.verifiers.embedding import Embedder, greedy_dedupe, similarity
 from hypodisc.verifiers.llm_judge import LLMJudge
 from hypodisc.verifiers.pair_stats import score_pair
 from hypodisc.verifiers.sequential import successive_elimination
+from hypodisc.workflows.contract import Checkpoints, Engines, NoLimits, Progress, no_progress
 from hypodisc.workflows.cost import CostMeter
 from hypodisc.workflows.diff_models import (
-    Candidate,
+    CandidateFate,
     DiffConfig,
+    DiffRequest,
     DiffResult,
+    DiffStage,
     Example,
     HypothesisResult,
     Separation,
     Splits,
+    check_diff,
+    diff_needs,
 )
 
-#: progress(stage, done, total); it may raise to stop the job (the service's cancel does).
-Progress = Callable[[str, int, int], None]
 #: on_checkpoint(stage, data): a finished stage's JSON-safe output, for resuming after a crash.
 Checkpoint = Callable[[str, dict], None]
-MIN_TEXTS_PER_SIDE = 6
 #: below this many proposal texts per side the cross-validated AUROC is too noisy to call corpora alike
 #: (the demo's 12 + 12 gave 0.54 on a pair that its top hypothesis separates at held-out AUROC 0.85)
 MIN_FOR_SEPARABILITY = 20
@@ -54,30 +56,16 @@ MIN_FOR_SEPARABILITY = 20
 MIN_SCREEN_PER_SIDE = 10
 
 
-class DiffInputError(HypodiscError):
-    """The corpora cannot support a diff job (too few texts, empty texts...)."""
+class DiffInputError(InputRejected):
+    """A diff job the inputs cannot support (no engine for this config, nothing usable proposed)."""
 
 
-def _check_corpus(name: str, texts: Sequence[str]) -> list[str]:
-    if not isinstance(texts, (list, tuple)) or any(not isinstance(t, str) for t in texts):
-        raise DiffInputError(f"corpus {name} must be a list of strings")
-    kept = [t for t in texts if t.strip()]
-    if len(kept) < MIN_TEXTS_PER_SIDE:
-        raise DiffInputError(
-            f"corpus {name} has {len(kept)} non-empty texts; a diff needs at least {MIN_TEXTS_PER_SIDE} per side "
-            "(some to show the proposer, some held out to test on)",
-            fix=f"give corpus {name} more texts")
-    return kept
-
-
-def needs_llm(cfg: DiffConfig, has_candidates: bool) -> bool:
-    """Proposing, or judging with the LLM; re-ranking given hypotheses by embedding needs none."""
-    return not has_candidates or cfg.verifier in ("cascade", "exhaustive")
-
-
-def needs_embedder(cfg: DiffConfig) -> bool:
-    """Embedding features or an embedding ranker; without it, dedupe is skipped."""
-    return cfg.features == "embedding" or cfg.verifier in ("cascade", "embedding")
+def run_diff_job(req: DiffRequest, engines: Engines, progress: Progress, checkpoints: Checkpoints) -> DiffResult:
+    """The diff workflow as the registry runs it: the engines the request needs, then :func:`run_diff`."""
+    needs = diff_needs(req)
+    return run_diff(req.a, req.b, req.goal, req.config, backend=engines.llm() if needs.llm else None,
+                    embedder=engines.embedder() if needs.embedder else None, candidates=req.hypotheses,
+                    progress=progress, resume=checkpoints.saved, on_checkpoint=checkpoints.save)
 
 
 def split_indices(n: int, cfg: DiffConfig, rng: np.random.Generator) -> tuple[list[int], list[int], list[int]]:
@@ -103,10 +91,6 @@ def _examples(texts: Sequence[str], scores: np.ndarray, k: int, clip: int = 400)
     return [Example(text=texts[i][:clip], score=round(float(scores[i]), 4)) for i in order]
 
 
-def _noop(stage: str, done: int, total: int) -> None:
-    pass
-
-
 @dataclass
 class _Job:
     """What every exit of run_diff needs to build its DiffResult."""
@@ -118,7 +102,7 @@ class _Job:
     sep: Separability | None = None
     splits: Splits | None = None
     cands: list[str] = field(default_factory=list)
-    records: list[Candidate] = field(default_factory=list)
+    records: list[CandidateFate] = field(default_factory=list)
     replies: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
@@ -134,11 +118,15 @@ def run_diff(a: Sequence[str], b: Sequence[str], goal: Goal | None = None, confi
     as ``resume`` (same inputs and seed) skips the proposer, the slowest generation step, after a crash.
     """
     cfg = config or DiffConfig()
-    progress = progress or _noop
-    a, b = _check_corpus("A", a), _check_corpus("B", b)
-    if needs_llm(cfg, candidates is not None) and backend is None:
+    progress = progress or no_progress
+    req = DiffRequest.model_construct(a=a, b=b, goal=goal, hypotheses=None if candidates is None else list(candidates),
+                                      config=cfg)
+    check_diff(req, NoLimits())
+    a, b = [t for t in a if t.strip()], [t for t in b if t.strip()]
+    needs = diff_needs(req)
+    if needs.llm and backend is None:
         raise DiffInputError(f"the {cfg.verifier} verifier needs an LLM backend")
-    if embedder is None and needs_embedder(cfg):
+    if embedder is None and (cfg.features == "embedding" or cfg.verifier in ("cascade", "embedding")):
         raise DiffInputError("this configuration needs the sentence embedder (features=embedding or an embedding ranker)")
     job = _Job(cfg, goal, backend, CostMeter(backend, embedder))
     meter, warnings = job.meter, job.warnings
@@ -157,13 +145,13 @@ def run_diff(a: Sequence[str], b: Sequence[str], goal: Goal | None = None, confi
                             confirm_a=len(con_a), confirm_b=len(con_b))
 
     with meter.stage("represent"):
-        progress("representative samples", 0, 1)
+        progress(DiffStage.REPRESENT, 0, 1)
         if cfg.features == "embedding":
             xa, xb = embedder.encode(pa_texts), embedder.encode(pb_texts)
         else:
             xa, xb = tfidf_features(pa_texts, pb_texts)
         sep = job.sep = separability(xa, xb, seed=cfg.seed, features=cfg.features)
-        progress("representative samples", 1, 1)
+        progress(DiffStage.REPRESENT, 1, 1)
         if min(len(pa_texts), len(pb_texts)) < MIN_FOR_SEPARABILITY:
             warnings.append(f"only {min(len(pa_texts), len(pb_texts))} proposal texts on the smaller side: the "
                             "separability estimate (cross-validated AUROC) is unreliable at this size")
@@ -182,7 +170,7 @@ def run_diff(a: Sequence[str], b: Sequence[str], goal: Goal | None = None, confi
                 contrast = propose_from_contrasts(
                     backend, pa_texts, pb_texts, xa, xb, sep.order_a(), sep.order_b(),
                     ContrastConfig(n_clusters=cfg.contrast_clusters, views=tuple(cfg.contrast_views)), cfg.seed, goal_text=render_goal(goal),
-                    progress=lambda d, t: progress("proposing (contrasts)", d, t))
+                    progress=lambda d, t: progress(DiffStage.PROPOSE_CONTRASTS, d, t))
                 cands += contrast.candidates
                 job.replies += contrast.raw_replies
             if cfg.proposer in ("llm", "both"):
@@ -191,7 +179,7 @@ def run_diff(a: Sequence[str], b: Sequence[str], goal: Goal | None = None, confi
                                       samples_per_side=cfg.samples_per_side, sample_chars=cfg.sample_chars,
                                       temperature=cfg.proposer_temperature)
                 proposal = propose(backend, pa_texts, pb_texts, sep.order_a(), sep.order_b(), goal, pcfg, cfg.seed,
-                                   progress=lambda d, t: progress("proposing", d, t))
+                                   progress=lambda d, t: progress(DiffStage.PROPOSE, d, t))
                 cands += [h for h in proposal.candidates if h not in cands]
                 job.replies += proposal.raw_replies
         if on_checkpoint is not None:
@@ -210,7 +198,7 @@ def run_diff(a: Sequence[str], b: Sequence[str], goal: Goal | None = None, confi
                 cands, cand_emb = [cands[i] for i in keep], cand_emb[keep]
         else:
             cand_emb = None
-    records = [Candidate(hypothesis=h, stage_reached="proposed") for h in cands]
+    records = [CandidateFate(hypothesis=h, stage_reached="proposed") for h in cands]
     job.cands, job.records = cands, records
     judge = (LLMJudge(backend, max_text_chars=cfg.judge_max_chars, order=cfg.judge_order)
              if backend is not None else None)
@@ -231,15 +219,15 @@ def run_diff(a: Sequence[str], b: Sequence[str], goal: Goal | None = None, confi
     if cfg.verifier == "exhaustive":
         with meter.stage("confirm"):
             total = len(cands) * (len(val_a) + len(val_b))
-            pa = judge.score(cands, val_a, progress=lambda d, t: progress("judging", d, total))
-            pb = judge.score(cands, val_b, progress=lambda d, t: progress("judging", len(cands) * len(val_a) + d, total))
+            pa = judge.score(cands, val_a, progress=lambda d, t: progress(DiffStage.JUDGE, d, total))
+            pb = judge.score(cands, val_b, progress=lambda d, t: progress(DiffStage.JUDGE, len(cands) * len(val_a) + d, total))
         for r in records:
             r.stage_reached = "confirmed"
         return _final(job, list(range(len(cands))), pa, pb, val_a, val_b, "p_yes", judge)
 
     # cascade
     with meter.stage("rank"):
-        progress("embedding ranker", 0, 1)
+        progress(DiffStage.RANK, 0, 1)
         ea, eb = embedder.encode(scr_a_t), embedder.encode(scr_b_t)
         sa, sb = similarity(cand_emb, ea), similarity(cand_emb, eb)
         labels = np.r_[np.ones(len(scr_a_t)), np.zeros(len(scr_b_t))]
@@ -250,7 +238,7 @@ def run_diff(a: Sequence[str], b: Sequence[str], goal: Goal | None = None, confi
             r.ranker_auroc = round(ranker_auroc[i], 4)
             if i in passed:
                 r.stage_reached = "ranked"
-        progress("embedding ranker", 1, 1)
+        progress(DiffStage.RANK, 1, 1)
 
     with meter.stage("screen"):
         def score_fn(active: list[int], ia: list[int], ib: list[int]):
@@ -271,7 +259,7 @@ def run_diff(a: Sequence[str], b: Sequence[str], goal: Goal | None = None, confi
         else:
             st = successive_elimination(len(passed), range(len(scr_a_t)), range(len(scr_b_t)), score_fn,
                                         keep=cfg.top_k, batch=cfg.screen_batch, level=cfg.screen_level,
-                                        progress=lambda d, t: progress("screening (LLM)", d, t))
+                                        progress=lambda d, t: progress(DiffStage.SCREEN, d, t))
             for j, i in enumerate(passed):
                 r = records[i]
                 r.stage_reached = "screened"
@@ -286,8 +274,8 @@ def run_diff(a: Sequence[str], b: Sequence[str], goal: Goal | None = None, confi
     with meter.stage("confirm"):
         hyps = [cands[i] for i in finalists]
         total = len(hyps) * (len(val_a) + len(val_b))
-        pa = judge.score(hyps, val_a, progress=lambda d, t: progress("confirming (LLM)", d, total))
-        pb = judge.score(hyps, val_b, progress=lambda d, t: progress("confirming (LLM)", len(hyps) * len(val_a) + d, total))
+        pa = judge.score(hyps, val_a, progress=lambda d, t: progress(DiffStage.CONFIRM, d, total))
+        pb = judge.score(hyps, val_b, progress=lambda d, t: progress(DiffStage.CONFIRM, len(hyps) * len(val_a) + d, total))
         for i in finalists:
             records[i].stage_reached = "confirmed"
     full_a = np.zeros((len(cands), len(val_a)))
@@ -333,8 +321,13 @@ def run_null_check(texts: Sequence[str], config: DiffConfig | None = None, *, ba
                    candidates: Sequence[str] | None = None, progress: Progress | None = None) -> DiffResult:
     """A/A control: two random halves of one corpus. A sound pipeline reports nothing significant here."""
     cfg = config or DiffConfig()
-    texts = _check_corpus("A", texts)
-    perm = np.random.default_rng([cfg.seed, 7]).permutation(len(texts))
+    a, b = aa_halves(texts, cfg.seed)
+    return run_diff(a, b, None, cfg, backend=backend, embedder=embedder, candidates=candidates, progress=progress)
+
+
+def aa_halves(texts: Sequence[str], seed: int) -> tuple[list[str], list[str]]:
+    """Two random halves of one corpus' non-empty texts: the A/A control's two 'corpora'."""
+    texts = [t for t in texts if isinstance(t, str) and t.strip()]
+    perm = np.random.default_rng([seed, 7]).permutation(len(texts))
     half = len(texts) // 2
-    return run_diff([texts[i] for i in perm[:half]], [texts[i] for i in perm[half:]], None, cfg, backend=backend,
-                    embedder=embedder, candidates=candidates, progress=progress)
+    return [texts[i] for i in perm[:half]], [texts[i] for i in perm[half:]]

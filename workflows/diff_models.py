@@ -1,13 +1,21 @@
-"""Typed inputs and outputs of the text-difference workflow; the service's schemas come from these."""
+"""The text-difference workflow's contract: its request, config and result models, stages, input
+checks and engine needs. The service's schemas come from these; pydantic only, so the HTTP client
+imports it without the computation (that is :mod:`hypodisc.workflows.diff`)."""
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from hypodisc.errors import InputRejected
 from hypodisc.proposers.goal import ResearchGoal
+from hypodisc.workflows.contract import Limits, Needs, Workflow, check_corpus
 from hypodisc.workflows.cost import Cost
+
+#: some texts to show the proposer, some held out to test on
+MIN_TEXTS_PER_SIDE = 6
 
 Verifier = Literal["cascade", "exhaustive", "embedding", "proposer"]
 
@@ -88,7 +96,7 @@ class HypothesisResult(BaseModel):
     counter_examples: list[Example] = Field([], description="B texts that satisfy it too")
 
 
-class Candidate(BaseModel):
+class CandidateFate(BaseModel):
     """Every candidate's fate, for auditing where the cascade spent and saved."""
 
     hypothesis: str
@@ -116,8 +124,9 @@ class Splits(BaseModel):
 
 
 class DiffResult(BaseModel):
+    workflow: Literal["diff"] = "diff"
     hypotheses: list[HypothesisResult]
-    candidates: list[Candidate]
+    candidates: list[CandidateFate]
     separability: Separation
     splits: Splits
     goal: str | None
@@ -129,3 +138,40 @@ class DiffResult(BaseModel):
     cost: Cost
     proposer_replies: list[str] = Field([], description="the proposer's raw replies, for auditing the clean-up")
     warnings: list[str] = []
+
+
+class DiffStage(StrEnum):
+    """Progress stages of a diff job, in order (their values are what progress reports)."""
+
+    REPRESENT = "representative samples"
+    PROPOSE_CONTRASTS = "proposing (contrasts)"
+    PROPOSE = "proposing"
+    RANK = "embedding ranker"
+    SCREEN = "screening (LLM)"
+    CONFIRM = "confirming (LLM)"
+    JUDGE = "judging"
+
+
+def diff_needs(req: DiffRequest) -> Needs:
+    """Proposing or LLM judging needs the LLM; embedding features, rankers and dedupe need the embedder."""
+    cfg = req.config
+    return Needs(llm=req.hypotheses is None or cfg.verifier in ("cascade", "exhaustive"),
+                 embedder=(cfg.features == "embedding" or cfg.verifier in ("cascade", "embedding")
+                           or cfg.dedupe_threshold < 1.0))
+
+
+def check_diff(req: DiffRequest, limits: Limits) -> None:
+    why = " per side (some to show the proposer, some held out to test on)"
+    check_corpus("A", req.a, limits, MIN_TEXTS_PER_SIDE, why)
+    check_corpus("B", req.b, limits, MIN_TEXTS_PER_SIDE, why)
+    if req.hypotheses is not None and not any(h.strip() for h in req.hypotheses):
+        raise InputRejected("hypotheses is given but holds no non-empty hypothesis", code="no_hypotheses")
+
+
+DIFF = Workflow(
+    name="diff", summary="Text differences (D5/D3): what is more often true of corpus A than of corpus B",
+    request_model=DiffRequest, config_model=DiffConfig, result_model=DiffResult, stages=DiffStage,
+    stage_spans={DiffStage.REPRESENT: (0.0, 0.05), DiffStage.PROPOSE_CONTRASTS: (0.05, 0.25),
+                 DiffStage.PROPOSE: (0.25, 0.4), DiffStage.RANK: (0.4, 0.45), DiffStage.SCREEN: (0.45, 0.7),
+                 DiffStage.CONFIRM: (0.7, 1.0), DiffStage.JUDGE: (0.45, 1.0)},
+    needs=diff_needs, check=check_diff, runner="hypodisc.workflows.diff:run_diff_job")

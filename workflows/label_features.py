@@ -10,30 +10,26 @@ prompts of several features per call while progress still moves per feature.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from hypodisc.backends.base import LLMBackend
-from hypodisc.datasets.feature_records import ActivationExample, FeatureInputError, FeatureRecord, check_unique_ids
+from hypodisc.datasets.feature_records import ActivationExample, FeatureInputError, FeatureRecord
 from hypodisc.proposers.feature_explainer import ExplainerInput, FeatureExplainer
-from hypodisc.verifiers.feature_scorers import DetectionScorer, Scorer, ScoreReport, ScoringTask, make_scorer
+from hypodisc.verifiers.feature_scorers import DetectionScorer, Scorer, ScoringTask, make_scorer
 from hypodisc.verifiers.feature_stats import auroc
 from hypodisc.workflows.cost import CostMeter
 from hypodisc.workflows.feature_splits import (FeatureSplit, active_examples, feature_rng, sample_explainer_examples,
                                                silent_examples, split_feature)
-from hypodisc.workflows.label_models import (BorrowedControl, Candidate, Controls, FeatureLabel, LabelConfig,
-                                             LabelResult, ScorerSummary, SplitInfo)
-
-Progress = Callable[[str, int, int], None]
+from hypodisc.workflows.contract import Checkpoints, Engines, NoLimits, Progress, no_progress
+from hypodisc.workflows.label_models import (BorrowedControl, Controls, ExplanationCandidate, FeatureLabel,
+                                             LabelConfig, LabelRequest, LabelResult, LabelStage, ScoreReport,
+                                             ScorerSummary, SplitInfo, check_labels, label_needs)
 
 #: Features whose prompts go to the backend together (progress moves once per chunk).
 CHUNK = 4
-
-
-def _noop(stage: str, done: int, total: int) -> None:
-    pass
 
 
 @dataclass
@@ -46,7 +42,7 @@ class _Feature:
     negatives: str
     explanation: str | None = None
     source: str = "none"
-    candidates: list[Candidate] = field(default_factory=list)
+    candidates: list[ExplanationCandidate] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -57,16 +53,6 @@ class _Feature:
         r = self.record
         return ScoringTask(r.feature_id, explanation, r.level, r.threshold, r.max_activation,
                            self.test_pos, self.test_neg, seed)
-
-
-def needs_llm(config: LabelConfig, explanations: Mapping[str, str] | None, feature_ids: Sequence[str]) -> bool:
-    """Whether a run must load the LLM: to explain, or for any LLM scorer."""
-    missing = any(fid not in (explanations or {}) for fid in feature_ids)
-    return missing or any(s != "embedding" for s in config.scorers)
-
-
-def needs_embedder(config: LabelConfig) -> bool:
-    return "embedding" in config.scorers
 
 
 def _borrow(pool_owner: FeatureSplit, others: Sequence[FeatureSplit], k: int,
@@ -153,7 +139,7 @@ def _explain(feats: list[_Feature], explainer: FeatureExplainer | None, detectio
     inputs = [_explainer_input(f, cfg) for f in todo]
     cands = explainer.explain(inputs, k=cfg.best_of, temperature=cfg.temperature, seed=cfg.seed)
     for f, cs in zip(todo, cands):
-        f.candidates = [Candidate(text=c) for c in cs]
+        f.candidates = [ExplanationCandidate(text=c) for c in cs]
         f.source = "explainer" if cs else "none"
         f.explanation = cs[0] if cs else None
         if not cs:
@@ -250,13 +236,12 @@ def _summarise(labels: list[FeatureLabel], names: Sequence[str]) -> dict[str, Sc
     return out
 
 
-def check_features(records: Sequence[FeatureRecord], cfg: LabelConfig) -> None:
-    if not records:
-        raise FeatureInputError("no features given", fix="pass at least one feature record")
-    if len(records) > cfg.max_features:
-        raise FeatureInputError(f"{len(records)} features is over the limit of {cfg.max_features}",
-                                fix="raise config.max_features or split the input")
-    check_unique_ids(records, "input")
+def run_label_job(req: LabelRequest, engines: Engines, progress: Progress, checkpoints: Checkpoints) -> LabelResult:
+    """The labelling workflow as the registry runs it: the engines the request needs, then :func:`label_features`."""
+    needs = label_needs(req)
+    return label_features(req.features, req.config, backend=engines.llm() if needs.llm else None,
+                          embedder=engines.embedder() if needs.embedder else None, explanations=req.explanations,
+                          progress=progress)
 
 
 def label_features(records: Sequence[FeatureRecord], config: LabelConfig | None = None, *,
@@ -268,12 +253,13 @@ def label_features(records: Sequence[FeatureRecord], config: LabelConfig | None 
     ``explain`` and ``score``; raising from it stops the run (the service's cancel).
     """
     cfg = config or LabelConfig()
-    progress = progress or _noop
-    check_features(records, cfg)
-    ids = [r.feature_id for r in records]
-    if needs_llm(cfg, explanations, ids) and backend is None:
+    progress = progress or no_progress
+    req = LabelRequest.model_construct(features=list(records), explanations=explanations, config=cfg)
+    check_labels(req, NoLimits())
+    needs = label_needs(req)
+    if needs.llm and backend is None:
         raise FeatureInputError("this run needs an LLM backend (to explain features or to run an LLM scorer)")
-    if needs_embedder(cfg) and embedder is None:
+    if needs.embedder and embedder is None:
         raise FeatureInputError("the embedding scorer needs the sentence embedder")
     t0 = time.perf_counter()
     meter = CostMeter(backend, embedder)
@@ -287,13 +273,13 @@ def label_features(records: Sequence[FeatureRecord], config: LabelConfig | None 
     with meter.stage("explain"):
         for lo in range(0, len(feats), CHUNK):
             _explain(feats[lo: lo + CHUNK], explainer, detection, cfg)
-            progress("explain", min(lo + CHUNK, len(feats)), len(feats))
+            progress(LabelStage.EXPLAIN, min(lo + CHUNK, len(feats)), len(feats))
     scorers = [make_scorer(n, backend, embedder) for n in dict.fromkeys(cfg.scorers)]
     labels: list[FeatureLabel] = []
     with meter.stage("score"):
         for lo in range(0, len(feats), CHUNK):
             labels += _score(feats, lo, scorers, cfg)
-            progress("score", min(lo + CHUNK, len(feats)), len(feats))
+            progress(LabelStage.SCORE, min(lo + CHUNK, len(feats)), len(feats))
     seconds = time.perf_counter() - t0
     warnings = []
     unexplained = sum(1 for lab in labels if not lab.explanation)

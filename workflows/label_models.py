@@ -1,13 +1,16 @@
-"""Typed inputs and outputs of the feature-labelling workflow; the service's schemas come from these."""
+"""The feature-labelling workflow's contract: its request, config and result models, stages, input
+checks and engine needs. The service's schemas come from these; pydantic only, so the HTTP client
+imports it without the computation (that is :mod:`hypodisc.workflows.label_features`)."""
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from hypodisc.datasets.feature_records import FeatureRecord
-from hypodisc.verifiers.feature_scorers import ScoreReport
+from hypodisc.datasets.feature_records import FeatureInputError, FeatureRecord, check_unique_ids
+from hypodisc.workflows.contract import Limits, Needs, Workflow
 from hypodisc.workflows.cost import Cost
 
 ScorerName = Literal["detection", "fuzzing", "embedding", "simulation"]
@@ -53,7 +56,33 @@ class LabelRequest(BaseModel):
     config: LabelConfig = LabelConfig()
 
 
-class Candidate(BaseModel):
+class ScoredExample(BaseModel):
+    text: str
+    truth: float
+    prediction: float
+
+
+class Metric(BaseModel):
+    value: float
+    ci_low: float
+    ci_high: float
+
+
+class ScoreReport(BaseModel):
+    """A score, its CI, the other metrics and what each test example got."""
+
+    scorer: str
+    metric: str
+    score: float
+    ci_low: float
+    ci_high: float
+    metrics: dict[str, Metric]
+    n_positive: int
+    n_negative: int
+    breakdown: list[ScoredExample] = []
+
+
+class ExplanationCandidate(BaseModel):
     text: str
     validation_auroc: float | None = None
 
@@ -85,7 +114,7 @@ class FeatureLabel(BaseModel):
     feature_id: str
     explanation: str | None
     explanation_source: Literal["explainer", "given", "none"]
-    candidates: list[Candidate] = []
+    candidates: list[ExplanationCandidate] = []
     scores: dict[str, ScoreReport] = {}
     controls: Controls = Controls()
     skipped: dict[str, str] = Field({}, description="scorer -> why it did not run")
@@ -105,6 +134,7 @@ class ScorerSummary(BaseModel):
 
 
 class LabelResult(BaseModel):
+    workflow: Literal["label-features"] = "label-features"
     features: list[FeatureLabel]
     summary: dict[str, ScorerSummary]
     model: str | None
@@ -113,3 +143,46 @@ class LabelResult(BaseModel):
     seconds: float
     features_per_hour: float
     warnings: list[str] = []
+
+
+class LabelStage(StrEnum):
+    """Progress stages of a feature-labelling job, in order."""
+
+    EXPLAIN = "explain"
+    SCORE = "score"
+
+
+def label_needs(req: LabelRequest) -> Needs:
+    """The LLM explains any feature without a given explanation and runs every scorer but embedding."""
+    given = req.explanations or {}
+    return Needs(llm=any(f.feature_id not in given for f in req.features) or any(s != "embedding"
+                                                                                 for s in req.config.scorers),
+                 embedder="embedding" in req.config.scorers)
+
+
+def check_labels(req: LabelRequest, limits: Limits) -> None:
+    if not req.features:
+        raise FeatureInputError("no features given: give at least one feature record", code="no_features")
+    most = min(req.config.max_features, limits.max_features_per_job or req.config.max_features)
+    if len(req.features) > most:
+        raise FeatureInputError(f"{len(req.features)} features is over the limit of {most}",
+                                fix="raise config.max_features or split the input", code="too_many_features",
+                                status=413)
+    check_unique_ids(req.features, "features")
+    for f in req.features:
+        if limits.max_examples_per_feature is not None and len(f.examples) > limits.max_examples_per_feature:
+            raise FeatureInputError(f"feature {f.feature_id!r} has {len(f.examples)} examples; the limit is "
+                                    f"{limits.max_examples_per_feature}", code="too_many_examples", status=413)
+        for j, ex in enumerate(f.examples):
+            if limits.max_text_chars is not None and sum(len(t) for t in ex.tokens) > limits.max_text_chars:
+                raise FeatureInputError(f"feature {f.feature_id!r}, example {j}: longer than "
+                                        f"{limits.max_text_chars} characters", code="text_too_long", status=413)
+
+
+LABEL_FEATURES = Workflow(
+    name="label-features",
+    summary="Feature labels (delphi-class): explain what each SAE latent or neuron responds to, and score the "
+            "explanation on held-out examples beside a borrowed-explanation control and an always-no baseline",
+    request_model=LabelRequest, config_model=LabelConfig, result_model=LabelResult, stages=LabelStage,
+    stage_spans={LabelStage.EXPLAIN: (0.0, 0.35), LabelStage.SCORE: (0.35, 1.0)},
+    needs=label_needs, check=check_labels, runner="hypodisc.workflows.label_features:run_label_job")

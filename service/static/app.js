@@ -270,13 +270,21 @@ const hypodisc = (() => {
       }
       if (last.status === "succeeded") {
         const result = await api(`/v1/jobs/${jobId}/result`);
-        if (last.workflow === "label-features") renderLabels(result, jobId); else renderResult(result, jobId);
+        const render = RENDERERS[result.workflow || last.workflow];
+        if (!render) throw new Error(`this page cannot show a ${last.workflow} result yet; fetch it from /v1/jobs/${jobId}/result`);
+        render(result, jobId);
       }
     } catch (e) {
       if (!last) document.getElementById("job-status").textContent = "unknown";
       showError("job-error", e.message);
     }
   }
+
+  // One renderer per workflow in the registry (hypodisc.workflows.registry); a test checks none is missing.
+  const RENDERERS = {
+    "diff": renderResult,
+    "label-features": renderLabels,
+  };
 
   return {indexPage, jobPage};
 })();

@@ -1,9 +1,9 @@
-"""One LLM engine and one embedder per process, shared by every job and request.
+"""One LLM engine and one embedder per process, shared by every job, request and CLI command.
 
 Loading the default model takes seconds and a gigabyte, so it happens once, lazily
 (the API answers before the first job needs it). Each job gets a thin view of the
-shared engine that serialises calls (llama.cpp is not thread-safe) and keeps its
-own usage counters, so concurrent jobs report their own cost.
+shared engine that admits as many calls at once as the backend declares it takes
+(llama.cpp: one) and keeps its own usage counters, so concurrent jobs report their own cost.
 """
 
 from __future__ import annotations
@@ -20,11 +20,18 @@ from hypodisc.workflows.cost import StageCost
 
 
 class JobBackend:
-    """A per-job view of the shared backend: same calls, one at a time, usage counted per job."""
+    """A per-job view of the shared backend: the same calls, at most ``max_concurrent_calls`` at once
+    (1 for llama.cpp, which is not thread-safe; more for servers that batch), usage counted per job.
 
-    def __init__(self, inner: LLMBackend, lock: threading.Lock):
-        self._inner, self._lock = inner, lock
+    Usage is the shared counters' change over the call: exact when calls run one at a time,
+    approximate when a backend runs several jobs' calls at once.
+    """
+
+    def __init__(self, inner: LLMBackend, slots: threading.Semaphore):
+        self._inner, self._slots = inner, slots
         self.name, self.model = inner.name, inner.model
+        self.batch_size = getattr(inner, "batch_size", 64)
+        self.max_concurrent_calls = getattr(inner, "max_concurrent_calls", 1)
         self.usage = Usage()
 
     @property
@@ -32,7 +39,7 @@ class JobBackend:
         return self._inner.context_length
 
     def _call(self, method: str, *args):
-        with self._lock:
+        with self._slots:
             before = self._inner.usage.snapshot()
             out = getattr(self._inner, method)(*args)
             self.usage.add_usage(self._inner.usage - before)
@@ -70,14 +77,18 @@ class JobEmbedder:
 
 
 class Engines:
-    """Lazily built, process-wide engines."""
+    """Lazily built, process-wide engines: the one place the CLI, the service and the benchmarks get them.
 
-    def __init__(self, settings: Settings):
+    ``llm`` and ``embedder`` may be given ready-made (another model, the scripted test backend);
+    otherwise they are built from ``settings`` on first use.
+    """
+
+    def __init__(self, settings: Settings, llm: LLMBackend | None = None, embedder=None):
         self.settings = settings
-        self._llm: LLMBackend | None = None
-        self._embedder = None
+        self._llm: LLMBackend | None = llm
+        self._embedder = embedder
         self._load_lock = threading.Lock()
-        self._call_lock = threading.Lock()
+        self._slots: threading.Semaphore | None = None
 
     @property
     def llm_loaded(self) -> bool:
@@ -89,7 +100,9 @@ class Engines:
                 from hypodisc.backends import load_backend
 
                 self._llm = load_backend(self.settings)
-        return JobBackend(self._llm, self._call_lock)
+            if self._slots is None:
+                self._slots = threading.BoundedSemaphore(max(1, getattr(self._llm, "max_concurrent_calls", 1)))
+        return JobBackend(self._llm, self._slots)
 
     def embedder(self) -> JobEmbedder:
         with self._load_lock:
@@ -103,6 +116,7 @@ class Engines:
         if self._llm is not None:
             self._llm.close()
             self._llm = None
+        self._embedder = None
 
 
 class JobEngines:

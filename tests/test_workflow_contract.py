@@ -1,0 +1,85 @@
+"""The workflow registry is the one list: every workflow in it is wired into each surface.
+
+Fast lane: no model is loaded (the OpenAPI document is the committed one, which
+test_openapi.py keeps equal to what the code generates).
+"""
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.main import get_command
+
+from hypodisc.cli import app
+from hypodisc.client import Client
+from hypodisc.errors import InputRejected
+from hypodisc.workflows.contract import NoLimits
+from hypodisc.workflows.registry import WORKFLOWS
+
+pytestmark = pytest.mark.fast  # no model: `make test-fast`
+
+ROOT = Path(__file__).resolve().parents[1]
+OPENAPI = json.loads((ROOT / "openapi.json").read_text())
+APP_JS = (ROOT / "service" / "static" / "app.js").read_text()
+
+
+def _ref_name(schema: dict) -> str:
+    return schema["$ref"].rsplit("/", 1)[-1]
+
+
+@pytest.mark.parametrize("name", list(WORKFLOWS))
+def test_every_workflow_has_a_cli_command_route_client_helper_and_page_renderer(name):
+    wf = WORKFLOWS[name]
+    assert name in get_command(app).commands, f"no `hypodisc {name}` command"
+    post = OPENAPI["paths"][f"/v1/jobs/{name}"]["post"]
+    assert _ref_name(post["requestBody"]["content"]["application/json"]["schema"]) == wf.request_model.__name__
+    result = OPENAPI["paths"]["/v1/jobs/{job_id}/result"]["get"]["responses"]["200"]["content"]["application/json"]
+    assert result["schema"]["discriminator"]["propertyName"] == "workflow"
+    assert result["schema"]["discriminator"]["mapping"][name].endswith("/" + wf.result_model.__name__)
+    assert callable(getattr(Client, "submit_" + name.replace("-", "_"), None)), "no typed client helper"
+    renderers = re.search(r"const RENDERERS = \{(.*?)\};", APP_JS, re.S)
+    assert renderers and re.search(rf'"{re.escape(name)}"\s*:', renderers.group(1)), "no page renderer"
+
+
+def test_schema_names_are_unique_across_workflows():
+    seen: dict[str, str] = {}
+    for wf in WORKFLOWS.values():
+        for model in (wf.request_model, wf.config_model, wf.result_model):
+            for sub in model.model_json_schema().get("$defs", {}):
+                assert seen.setdefault(sub, wf.name) == wf.name or sub in ("Cost", "StageCost"), \
+                    f"{sub} is defined by {seen[sub]} and {wf.name}"
+
+
+def test_every_stage_has_a_progress_span_and_spans_move_forward():
+    for wf in WORKFLOWS.values():
+        last = 0.0
+        for stage in wf.stages:
+            lo, hi = wf.stage_spans[stage]
+            assert 0.0 <= lo < hi <= 1.0
+            assert wf.fraction(stage, 1, 1, last) >= last
+            last = wf.fraction(stage, 1, 1, last)
+        assert last == 1.0, f"{wf.name}: the last stage does not reach the end"
+
+
+def test_input_checks_carry_a_stable_code_and_status():
+    diff = WORKFLOWS["diff"]
+    with pytest.raises(InputRejected) as small:
+        diff.check(diff.parse({"a": ["x"] * 8, "b": ["", "y"]}), NoLimits())
+    assert (small.value.code, small.value.status) == ("corpus_too_small", 422)
+    with pytest.raises(InputRejected) as bad:
+        diff.parse({"a": "not a list", "b": []})
+    assert bad.value.code == "invalid_request" and bad.value.message.startswith("a:")
+    labels = WORKFLOWS["label-features"]
+    with pytest.raises(InputRejected) as none:
+        labels.check(labels.parse({"features": []}), NoLimits())
+    assert none.value.code == "no_features"
+
+
+def test_the_client_imports_no_computation():
+    code = ("import sys, hypodisc.client; heavy = ('scipy', 'sklearn', 'torch', 'llama_cpp', 'numpy', "
+            "'transformers', 'sentence_transformers'); print([m for m in heavy if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd="/")
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr
