@@ -29,6 +29,12 @@ from hypodisc.errors import BackendUnavailableError, ModelIntegrityError
 
 #: prompts that share a prefix are decoded together as this many parallel sequences of one batch
 MAX_PARALLEL = 8
+#: llama-cpp-python releases [from, to) whose private members this backend was tested against; the same
+#: range as the ``llamacpp`` extra in pyproject.toml. Checked once, in :func:`check_private_members`.
+TESTED_RELEASES = ((0, 3, 16), (0, 4, 0))
+#: the private members used here: the context, batch and token cache of ``Llama``, and ``_internals``
+_LLAMA_MEMBERS = ("_ctx", "_batch", "_model", "_stack", "input_ids", "n_tokens", "context_params", "n_batch")
+_CONTEXT_MEMBERS = ("decode", "get_logits_ith", "kv_cache_seq_rm", "kv_cache_seq_cp", "close")
 #: a shared prefix shorter than this is not worth a sequence copy
 MIN_SHARED = 16
 
@@ -38,6 +44,25 @@ def _log_softmax(logits: np.ndarray) -> np.ndarray:
     return shifted - np.log(np.exp(shifted).sum())
 
 
+def check_private_members(llama_cpp, llm) -> None:
+    """The one place that vouches for llama-cpp-python's private members before any is used.
+
+    llama-cpp-python has no public API for reading logits at chosen positions, parallel sequences
+    or cache edits, so this backend uses its internals; a release outside the tested range, or one
+    that renamed a member, is refused here with the fix instead of failing mid-job.
+    """
+    version = tuple(int(x) for x in llama_cpp.__version__.split(".")[:3] if x.isdigit())
+    lo, hi = TESTED_RELEASES
+    missing = [f"Llama.{m}" for m in _LLAMA_MEMBERS if not hasattr(llm, m)]
+    missing += [f"Llama._ctx.{m}" for m in _CONTEXT_MEMBERS if hasattr(llm, "_ctx") and not hasattr(llm._ctx, m)]
+    missing += [] if hasattr(getattr(llama_cpp, "_internals", None), "LlamaContext") else ["_internals.LlamaContext"]
+    if missing or not lo <= version < hi:
+        raise BackendUnavailableError(
+            f"llama-cpp-python {llama_cpp.__version__} is outside the tested releases "
+            f"{'.'.join(map(str, lo))} to <{'.'.join(map(str, hi))}" + (f" (missing: {', '.join(missing)})" if missing else ""),
+            fix="install llama-cpp-python>=0.3.16,<0.4 (`make install` builds the tested one)")
+
+
 class LlamaCppBackend:
     name = "llamacpp"
     batch_size = 8
@@ -45,7 +70,7 @@ class LlamaCppBackend:
 
     def __init__(self, model_path: str | Path, *, n_ctx: int = 4096, n_threads: int | None = None,
                  n_batch: int = 512, seed: int = 0, model_name: str | None = None, reuse_prefix: bool = True,
-                 probe_cache_dir: Path | None = None, flash_attn: bool = True):
+                 probe_cache_dir: Path | None = None, flash_attn: bool = False):
         path = Path(model_path)
         if not path.is_file():
             raise BackendUnavailableError(f"no GGUF file at {path}", fix="pass a .gguf path or a registered model name")
@@ -61,13 +86,15 @@ class LlamaCppBackend:
             self._llm = llama_cpp.Llama(
                 model_path=str(path), n_ctx=n_ctx, n_batch=n_batch, n_threads=n_threads or os.cpu_count(),
                 seed=seed, verbose=False, logits_all=False,
-                # ggml's flash attention: prefill, the cost of every prompt here, ran 1.12x as fast on CPU
-                # (BENCHMARKS.md); the default model's P(yes) moved by at most 0.03
+                # ggml's flash attention prefilled a 430-token prompt 1.12x as fast here, but D3-size diff
+                # jobs (short texts, cached prefixes) were no faster and P(yes) moved by up to 0.03, so it
+                # stays off unless asked for (BENCHMARKS.md)
                 flash_attn=flash_attn,
             )
         except (ValueError, RuntimeError) as exc:
             raise ModelIntegrityError(f"llama.cpp could not load {path}: {exc}",
                                       fix="check that the file is a complete GGUF; reinstall it with `hypodisc models install NAME --force`") from None
+        check_private_members(llama_cpp, self._llm)
         self._parallel = self._allow_parallel_sequences(MAX_PARALLEL)
         self.model = model_name or path.name
         self.usage = Usage()
@@ -100,7 +127,7 @@ class LlamaCppBackend:
         """
         import contextlib
 
-        from llama_cpp import _internals
+        _internals = self._llama_cpp._internals
 
         params = self._llm.context_params
         params.n_seq_max, params.kv_unified = n, True

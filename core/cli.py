@@ -41,9 +41,7 @@ ConfigOpt = Annotated[Optional[Path], typer.Option("--config", help="TOML settin
 def _settings(backend=None, model=None, base_url=None, n_ctx=None, home=None, config=None, **extra):
     from hypodisc.config import load_settings
 
-    if config is not None:
-        os.environ["HYPODISC_CONFIG"] = str(config)
-    return load_settings(backend=backend, model=model, base_url=base_url, n_ctx=n_ctx, home=home, **extra)
+    return load_settings(config, backend=backend, model=model, base_url=base_url, n_ctx=n_ctx, home=home, **extra)
 
 
 def _backend(settings):
@@ -151,7 +149,7 @@ def show_config(backend: BackendOpt = None, model: ModelOpt = None, base_url: Ba
     from hypodisc.config import default_config_path
 
     s = _settings(backend, model, base_url, n_ctx, home, config)
-    path = default_config_path()
+    path = config.expanduser() if config is not None else default_config_path()
     out.print(f"# config file: {path} ({'found' if path.exists() else 'absent'})")
     out.print_json(s.model_dump_json(exclude={"api_key"}))
 

@@ -11,6 +11,7 @@ Precedence, highest first:
 from __future__ import annotations
 
 import os
+from contextvars import ContextVar
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -23,7 +24,15 @@ from hypodisc.errors import ConfigError, pydantic_problem
 BackendName = Literal["llamacpp", "vllm", "openai"]
 
 
+#: a TOML file given to one load_settings call (the CLI's --config); scoped to that call, so nothing is
+#: written to the process environment
+_given_config: ContextVar[Path | None] = ContextVar("hypodisc_config_file", default=None)
+
+
 def default_config_path() -> Path:
+    given = _given_config.get()
+    if given is not None:
+        return given
     env = os.environ.get("HYPODISC_CONFIG")
     return Path(env).expanduser() if env else Path("~/.config/hypodisc/config.toml").expanduser()
 
@@ -66,8 +75,20 @@ class Settings(BaseSettings):
         return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=default_config_path()))
 
 
-def load_settings(**overrides: Any) -> Settings:
-    """Build settings; ``None`` overrides are ignored so unset CLI flags fall through."""
+def load_settings(config: str | Path | None = None, **overrides: Any) -> Settings:
+    """Build settings; ``None`` overrides are ignored so unset CLI flags fall through.
+
+    ``config`` names the TOML file for this call only (else ``$HYPODISC_CONFIG`` or the default path).
+    """
+    token = _given_config.set(Path(config).expanduser()) if config is not None else None
+    try:
+        return _load(overrides)
+    finally:
+        if token is not None:
+            _given_config.reset(token)
+
+
+def _load(overrides: dict[str, Any]) -> Settings:
     given = {k: v for k, v in overrides.items() if v is not None}
     path = default_config_path()
     if path.exists():

@@ -61,6 +61,10 @@ a good answer is
 Property: urges the reader to act"""
 
 
+#: the worked examples' answers: a reply repeating one is the prompt leaking, not the data speaking
+WORKED_EXAMPLES = ("is about a sport", "urges the reader to act")
+
+
 @dataclass(frozen=True)
 class ContrastConfig:
     n_clusters: int = 3          # sub-themes of A, each described on its own (plus the separating direction)
@@ -181,6 +185,6 @@ def propose_from_contrasts(backend: LLMBackend, a: Sequence[str], b: Sequence[st
     out: list[str] = []
     for reply in replies:
         h = as_property(reply)
-        if h and h not in out and not borrowed_from_samples(h, shown):
+        if h and h not in out and h not in WORKED_EXAMPLES and not borrowed_from_samples(h, shown):
             out.append(h)
     return ContrastProposal(out, replies, contrasts)

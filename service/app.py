@@ -29,7 +29,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from hypodisc import __version__
 from hypodisc.config import Settings, load_settings
 from hypodisc.workflows.engines import Engines
-from hypodisc.errors import InputRejected
+from hypodisc.errors import InputRejected, pydantic_problem
 from hypodisc.service.limits import BodySizeLimit
 from hypodisc.service.runner import JobRunner
 from hypodisc.service.schemas import (TERMINAL, ErrorResponse, Health, JobInfo, JobList, VerifyRequest,
@@ -82,13 +82,16 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def invalid(_: Request, exc: RequestValidationError):
         fields = [{"loc": [str(p) for p in e.get("loc", ())], "msg": e.get("msg", ""), "type": e.get("type", "")}
                   for e in exc.errors()]
-        first = fields[0] if fields else {"loc": [], "msg": "invalid request"}
+        if not fields:
+            return _error(422, "invalid_request", "invalid request", fields)
+        problem = pydantic_problem(exc)
         if any(f.get("type") == "json_invalid" for f in fields):
-            return _error(422, "malformed_json", f"the request body is not valid JSON ({first['msg']})", fields)
-        if first["loc"] == ["body"] and first.get("type") in ("model_attributes_type", "dict_type"):
+            return _error(422, "malformed_json", f"the request body is not valid JSON ({problem.msg})", fields)
+        if fields[0]["loc"] == ["body"] and fields[0].get("type") in ("model_attributes_type", "dict_type"):
             return _error(422, "invalid_request", "the request body must be a JSON object sent with "
                                                   "Content-Type: application/json", fields)
-        return _error(422, "invalid_request", f"{'.'.join(first['loc'][1:]) or 'body'}: {first['msg']}", fields)
+        where = ".".join(map(str, problem.loc[1:])) or "body"
+        return _error(422, "invalid_request", f"{where}: {problem.msg}", fields)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException):

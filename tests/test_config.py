@@ -1,3 +1,5 @@
+import os
+
 import pytest
 
 from hypodisc.config import load_settings
@@ -47,3 +49,12 @@ def test_invalid_values_name_the_setting(clean_env):
     clean_env.write_text("colour = 'blue'\n")
     with pytest.raises(ConfigError, match="colour"):
         load_settings()
+
+
+def test_a_given_config_file_applies_to_that_call_only(clean_env, tmp_path):
+    given = tmp_path / "given.toml"
+    given.write_text('n_ctx = 512\n')
+    env_before = dict(os.environ)
+    assert load_settings(config=given).n_ctx == 512
+    assert load_settings().n_ctx == 4096  # the next call reads $HYPODISC_CONFIG (empty) again
+    assert dict(os.environ) == env_before  # nothing written to the environment

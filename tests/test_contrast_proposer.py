@@ -4,6 +4,8 @@ import numpy as np
 import pytest
 
 from hypodisc.proposers.contrast_proposer import (
+    CONTRAST_SYSTEM,
+    WORKED_EXAMPLES,
     ContrastConfig,
     as_property,
     contrast_prompt,
@@ -89,3 +91,18 @@ def test_default_model_names_the_demo_topic_from_contrasts(qwen, embedder):
     out = propose_from_contrasts(qwen, a, b, xa, xb, sep.order_a(), sep.order_b(), ContrastConfig(), seed=0)
     assert len(out.raw_replies) == 3 * len(out.contrasts) and len(out.contrasts) >= 2
     assert any("technolog" in h for h in out.candidates), out.raw_replies
+
+
+@pytest.mark.fast
+def test_a_reply_repeating_a_worked_example_is_dropped():
+    from hypodisc.backends.scripted import ScriptedBackend
+
+    for example in WORKED_EXAMPLES:  # the filter and the prompt name the same examples
+        assert f"Property: {example}" in CONTRAST_SYSTEM
+    replies = ["Property: urges the reader to act", "Property: mentions football", "Property: is about a sport"]
+    backend = ScriptedBackend(judge=lambda p: 0.5, reply=lambda p, k: replies[k % 3])
+    a, b = [f"football text {i}" for i in range(6)], [f"cooking text {i}" for i in range(6)]
+    x = np.eye(12)
+    got = propose_from_contrasts(backend, a, b, x[:6], x[6:], range(6), range(6),
+                                 ContrastConfig(n_clusters=0, views=()), seed=0)
+    assert got.candidates == ["mentions football"] and len(got.raw_replies) == 3

@@ -2,7 +2,6 @@
 
 import numpy as np
 
-from hypodisc.backends.llamacpp import LlamaCppBackend
 from hypodisc.verifiers.llm_judge import LLMJudge, judge_prompt
 
 HYPS = ["mentions an animal.", "is about money.", "asks a question.", "mentions a city."]
@@ -12,10 +11,7 @@ TEXTS = ["The dog slept by the fire all winter while the snow fell outside the o
          "A new museum of modern art opened downtown, drawing large crowds on its first weekend."]
 
 
-def test_text_first_scores_match_one_prompt_at_a_time(store):
-    # Exact attention: flash attention's lower-precision sums move SmolLM2 (Q4_1, 135M) enough on their
-    # own to blur a check of where each cell lands (the default model moves by <= 0.03 with it).
-    smol = LlamaCppBackend(store.resolve("smollm2-135m"), n_ctx=2048, flash_attn=False)
+def test_text_first_scores_match_one_prompt_at_a_time(smol):
     judge = LLMJudge(smol, order="text_first", batch_size=3)  # 3 // 4 hypotheses -> one text per batch
     matrix = judge.score(HYPS, TEXTS)
     assert matrix.shape == (len(HYPS), len(TEXTS))
@@ -25,7 +21,6 @@ def test_text_first_scores_match_one_prompt_at_a_time(store):
     # on some of these 16 cells, so the check is on the largest gap and on the cells' order.
     np.testing.assert_allclose(matrix, single, atol=0.1)
     assert np.corrcoef(matrix.ravel(), single.ravel())[0, 1] > 0.9
-    smol.close()
 
 
 def _tokens_decoded(backend, orders) -> dict[str, int]:

@@ -1,10 +1,12 @@
 """The llama.cpp backend against the contract, on SmolLM2 (real model, fast)."""
 
+import types
+
 import pytest
 
 from hypodisc.backends import GenerationParams
 from hypodisc.backends.selfcheck import run_selfcheck
-from hypodisc.errors import PromptTooLongError
+from hypodisc.errors import BackendUnavailableError, PromptTooLongError
 
 from contract import assert_contract
 
@@ -111,3 +113,19 @@ def test_prompt_longer_than_context(smol):
         smol.generate([[{"role": "user", "content": "word " * 2030}]], GenerationParams(max_tokens=64))
     with pytest.raises(PromptTooLongError):
         smol.continuation_logprobs(["word " * 3000], [" end"])
+
+
+@pytest.mark.fast
+def test_untested_llama_cpp_releases_are_refused_before_use():
+    import llama_cpp
+
+    from hypodisc.backends.llamacpp import check_private_members
+
+    class Renamed:  # a Llama whose private members moved
+        pass
+
+    with pytest.raises(BackendUnavailableError, match=r"missing: Llama\._ctx, Llama\._batch"):
+        check_private_members(llama_cpp, Renamed())
+    newer = types.SimpleNamespace(__version__="0.4.1", _internals=llama_cpp._internals)
+    with pytest.raises(BackendUnavailableError, match=r"0\.4\.1 is outside the tested releases"):
+        check_private_members(newer, Renamed())

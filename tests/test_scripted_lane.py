@@ -145,3 +145,19 @@ def test_service_rejects_bad_input_with_a_code_and_keeps_earlier_jobs(service):
     assert unknown.value.status == 422 and unknown.value.code == "invalid_request"
     assert service.job(good.id).status == "succeeded"
     assert service.result(good.id).hypotheses[0].hypothesis == "mentions football"
+
+
+def test_a_tiny_difference_is_not_called_significant_however_small_its_q():
+    a, b = corpora()
+
+    def judge(prompt: str) -> float:  # 0.51 on A, 0.49 on B, a little jitter: V = +0.02 with a tiny p
+        text = re.search(r"<<<\n(.*?)\n>>>", prompt, re.S).group(1)
+        return (0.51 if "football" in text else 0.49) + 0.001 * (len(text) % 7)
+
+    def run(**cfg):
+        return run_diff(a, b, None, DiffConfig(verifier="exhaustive", **cfg), backend=ScriptedBackend(judge),
+                        embedder=HashingEmbedder(), candidates=["mentions the weekend"]).hypotheses[0]
+
+    tiny = run()
+    assert tiny.validity == pytest.approx(0.02, abs=0.005) and tiny.q_value < 1e-3 and not tiny.significant
+    assert run(min_validity=0.0).significant

@@ -8,7 +8,6 @@ representative-sample classifier and near-duplicate removal.
 
 from __future__ import annotations
 
-import os
 import sys
 import threading
 from collections import OrderedDict
@@ -18,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from hypodisc.backends.hf_load import hub_offline
 from hypodisc.errors import BackendUnavailableError
 
 DEFAULT_EMBEDDER = "minilm"
@@ -39,9 +39,6 @@ class Embedder:
     """Unit-norm sentence embeddings from a local sentence-transformers directory (never the hub)."""
 
     def __init__(self, path: str | Path, batch_size: int = 32, cache_size: int = 50_000):
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
         saved = sys.path[:]
         sys.path[:] = _without_repo_root_on_path()
         try:
@@ -54,7 +51,8 @@ class Embedder:
             sys.path[:] = saved
         hf_logging.disable_progress_bar()  # no "Loading weights" bars in CLI output
         self.path = Path(path)
-        self.model = SentenceTransformer(str(self.path), device="cpu", local_files_only=True)
+        with hub_offline():  # never the hub, whatever the environment says; restored afterwards
+            self.model = SentenceTransformer(str(self.path), device="cpu", local_files_only=True)
         self.batch_size = batch_size
         self.calls = 0  # texts actually embedded (cache misses), for cost accounting
         self.cache_size = cache_size

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.stats import bootstrap as scipy_bootstrap
 from scipy.stats import rankdata
 from sklearn.metrics import balanced_accuracy_score, roc_auc_score
 
@@ -77,30 +78,34 @@ def _pearson_rows(truth: np.ndarray, pred: np.ndarray) -> np.ndarray:
     return np.where(denom > 1e-12, r, 0.0)
 
 
-def _stratified_indices(labels: np.ndarray, resamples: int, rng: np.random.Generator) -> np.ndarray:
-    """(resamples, n) index matrix; positives resampled among positives, negatives among negatives."""
-    pos = np.flatnonzero(labels)
-    neg = np.flatnonzero(labels == 0)
-    parts = [group[rng.integers(0, len(group), size=(resamples, len(group)))] for group in (pos, neg) if len(group)]
-    return np.concatenate(parts, axis=1)
-
-
-def _interval(point: float, replicates: np.ndarray, level: float) -> Estimate:
-    alpha = (1 - level) / 2
-    lo, hi = np.quantile(replicates, [alpha, 1 - alpha])
-    return Estimate(float(point), float(lo), float(hi))
-
-
 def bootstrap(stat_rows: Callable[[np.ndarray, np.ndarray], np.ndarray], labels: np.ndarray, preds: np.ndarray,
               strata: np.ndarray, *, resamples: int = DEFAULT_RESAMPLES, level: float = 0.95,
               seed: int = 0) -> Estimate:
-    """Point estimate and percentile CI of a row-wise statistic under stratified resampling."""
+    """Point estimate and percentile CI of a row-wise statistic under stratified resampling.
+
+    ``scipy.stats.bootstrap`` resamples each of several samples on its own; the samples here are the
+    strata's example indices, so every replicate keeps each stratum's size (both classes present).
+    """
     labels, preds = np.asarray(labels, float), np.asarray(preds, float)
     point = float(stat_rows(labels[None, :], preds[None, :])[0])
     if len(labels) < 2 or resamples < 1:
         return Estimate(point, point, point)
-    idx = _stratified_indices(np.asarray(strata, int), resamples, np.random.default_rng(seed))
-    return _interval(point, stat_rows(labels[idx], preds[idx]), level)
+    strata = np.asarray(strata, int)
+    groups = [np.flatnonzero(strata == s) for s in np.unique(strata)]
+    varied = tuple(g for g in groups if len(g) > 1)
+    fixed = np.concatenate([g for g in groups if len(g) == 1] or [np.zeros(0, int)])  # resampling one is itself
+    if not varied:
+        return Estimate(point, point, point)
+
+    def statistic(*idx: np.ndarray, axis: int = -1) -> np.ndarray:
+        same = np.broadcast_to(fixed, idx[0].shape[:-1] + fixed.shape)
+        rows = np.concatenate([*idx, same], axis=-1)  # (replicates, n) indices, every stratum at its own size
+        return stat_rows(labels[rows], preds[rows])
+
+    res = scipy_bootstrap(varied, statistic, n_resamples=resamples, vectorized=True, method="percentile",
+                          confidence_level=level, rng=np.random.default_rng(seed))
+    lo, hi = res.confidence_interval
+    return Estimate(point, float(lo), float(hi))
 
 
 def binary_scores(labels, probs, *, resamples: int = DEFAULT_RESAMPLES, seed: int = 0,

@@ -288,6 +288,7 @@ def _final(job: _Job, tested: list[int], sa: np.ndarray, sb: np.ndarray, val_a: 
            kind: str, judge: LLMJudge | None = None) -> DiffResult:
     """Statistics on the held-out scores of the tested candidates; BH over every candidate."""
     cfg, cands = job.cfg, job.cands
+    floor = cfg.min_validity if kind == "p_yes" else 0.0
     scores = [score_pair(cands[i], sa[i], sb[i]) for i in tested]
     qs = _bh([s.p_value for s in scores], m=len(cands))
     rows = []
@@ -295,7 +296,7 @@ def _final(job: _Job, tested: list[int], sa: np.ndarray, sb: np.ndarray, val_a: 
         rows.append(HypothesisResult(
             hypothesis=s.hypothesis, validity=round(s.validity, 4), p_value=s.p_value, q_value=q,
             ci=(round(s.ci[0], 4), round(s.ci[1], 4)), auroc=round(s.auroc, 4), mean_a=round(s.mean_a, 4),
-            mean_b=round(s.mean_b, 4), n_a=s.n_a, n_b=s.n_b, significant=bool(q < cfg.alpha and s.validity > 0),
+            mean_b=round(s.mean_b, 4), n_a=s.n_a, n_b=s.n_b, significant=bool(q < cfg.alpha and s.validity > floor),
             support=_examples(val_a, sa[i], cfg.support_examples),
             counter_examples=_examples(val_b, sb[i], cfg.support_examples)))
     # cosine scores are not probabilities, so the ranker's order is by AUROC, the judge's by validity

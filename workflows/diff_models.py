@@ -59,6 +59,10 @@ class DiffConfig(BaseModel):
         "property_first is the older order, whose prefix is shared across texts instead"))
     support_examples: int = Field(3, ge=0, le=20)
     alpha: float = Field(0.05, gt=0.0, lt=1.0, description="q-value threshold called significant")
+    min_validity: float = Field(0.05, ge=0.0, lt=1.0, description=(
+        "LLM judge: the smallest V (difference in mean P(yes)) called significant. On a few texts a q below "
+        "alpha can come with V = +0.02, a real but tiny difference no one can act on; cosine scores (the "
+        "embedding verifier) are on another scale and are held only to V > 0"))
     seed: int = 0
 
 

@@ -27,7 +27,8 @@ def print_diff(result: DiffResult, title: str, console: Console, err: Console) -
     console.print(diff_table(result, title))
     s = result.separability
     n_sig = sum(h.significant for h in result.hypotheses)
-    console.print(f"* = significant at q < {result.config.alpha}: {n_sig} of {len(result.hypotheses)} shown; "
+    floor = f" and V > {result.config.min_validity}" if result.score_kind == "p_yes" else ""
+    console.print(f"* = significant at q < {result.config.alpha}{floor}: {n_sig} of {len(result.hypotheses)} shown; "
                   f"{len(result.candidates)} candidates tested in all (BH over all of them)")
     if result.hypotheses and result.hypotheses[0].validity is not None:
         h0 = result.hypotheses[0]

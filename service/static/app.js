@@ -156,7 +156,8 @@ const hypodisc = (() => {
     const sig = result.hypotheses.filter((h) => h.significant).length;
     document.getElementById("result-summary").textContent =
       `${result.hypotheses.length} hypotheses shown of ${result.candidates.length} candidates, ${sig} significant ` +
-      `at q < ${result.config.alpha}; scores: ${result.score_kind}; separability AUROC ` +
+      `at q < ${result.config.alpha}` + (result.score_kind === "p_yes" ? ` and V > ${result.config.min_validity}` : "") +
+      `; scores: ${result.score_kind}; separability AUROC ` +
       `${fmt(result.separability.cv_auroc, 2)} (${result.separability.verdict}); model ${result.model || "none"}.`;
     document.getElementById("warnings").replaceChildren(...(result.warnings || []).map((w) => el("li", {}, w)));
     document.getElementById("result").hidden = false;
