@@ -57,10 +57,11 @@ def check_private_members(llama_cpp, llm) -> None:
     missing += [f"Llama._ctx.{m}" for m in _CONTEXT_MEMBERS if hasattr(llm, "_ctx") and not hasattr(llm._ctx, m)]
     missing += [] if hasattr(getattr(llama_cpp, "_internals", None), "LlamaContext") else ["_internals.LlamaContext"]
     if missing or not lo <= version < hi:
-        raise BackendUnavailableError(
-            f"llama-cpp-python {llama_cpp.__version__} is outside the tested releases "
-            f"{'.'.join(map(str, lo))} to <{'.'.join(map(str, hi))}" + (f" (missing: {', '.join(missing)})" if missing else ""),
-            fix="install llama-cpp-python>=0.3.16,<0.4 (`make install` builds the tested one)")
+        problems = [] if lo <= version < hi else [
+            f"is outside the tested releases {'.'.join(map(str, lo))} to <{'.'.join(map(str, hi))}"]
+        problems += [f"lacks private members this backend uses (missing: {', '.join(missing)})"] if missing else []
+        raise BackendUnavailableError(f"llama-cpp-python {llama_cpp.__version__} {' and '.join(problems)}",
+                                      fix="install llama-cpp-python>=0.3.16,<0.4 (`make install` builds the tested one)")
 
 
 class LlamaCppBackend:

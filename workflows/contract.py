@@ -41,7 +41,7 @@ class NoLimits:
 
 
 class Engines(Protocol):
-    """What a running workflow may ask for; built once, from settings, in :mod:`hypodisc.backends.engines`."""
+    """What a running workflow may ask for; built once, from settings, in :mod:`hypodisc.workflows.engines`."""
 
     def llm(self) -> Any: ...
 
@@ -104,8 +104,8 @@ class Workflow:
 
     def run(self, request: BaseModel, engines: Engines, progress: Progress | None = None,
             checkpoints: Checkpoints | None = None) -> BaseModel:
-        """Check the request, then run the workflow's computation (imported here, on first use)."""
-        self.check(request, NoLimits())
+        """Run the workflow's computation (imported here, on first use); it checks its own input, as the
+        CLI does before loading engines and the service does at submission, with its limits."""
         module, function = self.runner.split(":")
         run = getattr(importlib.import_module(module), function)
         return run(request, engines, progress or no_progress, checkpoints or Checkpoints())

@@ -44,6 +44,7 @@ from hypodisc.workflows.diff_models import (
     Splits,
     check_diff,
     diff_needs,
+    embedder_required,
 )
 
 #: on_checkpoint(stage, data): a finished stage's JSON-safe output, for resuming after a crash.
@@ -126,7 +127,7 @@ def run_diff(a: Sequence[str], b: Sequence[str], goal: Goal | None = None, confi
     needs = diff_needs(req)
     if needs.llm and backend is None:
         raise DiffInputError(f"the {cfg.verifier} verifier needs an LLM backend")
-    if embedder is None and (cfg.features == "embedding" or cfg.verifier in ("cascade", "embedding")):
+    if embedder is None and embedder_required(cfg):
         raise DiffInputError("this configuration needs the sentence embedder (features=embedding or an embedding ranker)")
     job = _Job(cfg, goal, backend, CostMeter(backend, embedder))
     meter, warnings = job.meter, job.warnings

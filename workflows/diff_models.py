@@ -160,8 +160,12 @@ def diff_needs(req: DiffRequest) -> Needs:
     """Proposing or LLM judging needs the LLM; embedding features, rankers and dedupe need the embedder."""
     cfg = req.config
     return Needs(llm=req.hypotheses is None or cfg.verifier in ("cascade", "exhaustive"),
-                 embedder=(cfg.features == "embedding" or cfg.verifier in ("cascade", "embedding")
-                           or cfg.dedupe_threshold < 1.0))
+                 embedder=embedder_required(cfg) or cfg.dedupe_threshold < 1.0)
+
+
+def embedder_required(cfg: DiffConfig) -> bool:
+    """Embedding features or an embedding ranker cannot run without the embedder (dedupe is skipped instead)."""
+    return cfg.features == "embedding" or cfg.verifier in ("cascade", "embedding")
 
 
 def check_diff(req: DiffRequest, limits: Limits) -> None:
