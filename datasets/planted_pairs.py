@@ -25,7 +25,9 @@ class PlantedProperty:
     keywords: tuple[str, ...]     # lowercase substrings a hypothesis naming the property would contain
 
     def named_by(self, hypothesis: str) -> bool:
-        h = f" {hypothesis.lower()} "
+        """Whether a hypothesis uses one of the keywords; quote marks count as spaces, so that 'uses the
+        word "not"' names a negation as 'uses not' does."""
+        h = " " + re.sub("[\"\u201c\u201d']", " ", hypothesis.lower()) + " "
         return any(k in h for k in self.keywords)
 
 

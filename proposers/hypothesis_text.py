@@ -33,6 +33,8 @@ _KNOWN_VERBS = {"mentions", "describes", "discusses", "uses", "contains", "inclu
                 "focuses", "reports", "involves", "features", "covers", "asks", "praises", "complains", "emphasizes",
                 "highlights", "addresses", "explains", "is", "has", "criticizes", "announces", "quotes", "compares",
                 "tells", "gives", "shows", "provides", "presents", "lists", "names", "cites", "offers", "promotes"}
+#: the verbs a property starts with (singular); a reply starting with one is a property or nothing
+STARTING_VERBS = frozenset(_KNOWN_VERBS)
 _DANGLING = {"about", "of", "a", "an", "the", "to", "with", "in", "on", "for", "and", "or", "by"}
 # A sentence end followed by a new sentence: proposers append commentary ("This is a neutral description").
 _FIRST_SENTENCE = re.compile(r"(?<=[a-z0-9)\]])[.!;]\s+(?=[A-Z])")

@@ -10,13 +10,24 @@ import pytest
 from hypodisc.datasets import demo_pair
 from hypodisc.errors import InputRejected
 from hypodisc.workflows import DiffConfig, run_diff, run_null_check
-from hypodisc.workflows.diff import DiffInputError, split_indices
+from hypodisc.workflows.diff import DiffInputError, best_of_each_source, split_indices
 
 
 TECH = "is about computers, software or the internet"
 CANDIDATES = [TECH, "reports company earnings, deals or markets", "mentions a sports team", "is written in French"]
 SMALL = dict(n_candidates=6, per_prompt=6, top_k=2, ranker_keep=4, screen_batch=4, samples_per_side=4,
              sample_chars=160, judge_max_chars=200)
+
+
+@pytest.mark.fast
+def test_each_source_keeps_its_best_candidate_and_rank_fills_the_rest():
+    sources = ["whole", "whole", "whole", "words", "sentences", "whole", None]
+    order = [0, 1, 2, 5, 6, 4, 3]                  # the ranker puts the form views last
+    assert best_of_each_source(order, sources, 4) == [0, 1, 4, 3]
+    assert best_of_each_source(order, sources, 3) == [0, 4, 3]
+    assert best_of_each_source(order, sources, 10) == order
+    # given hypotheses have no source: pure rank
+    assert best_of_each_source([2, 0, 1], [None] * 3, 2) == [2, 0]
 
 
 @pytest.fixture(scope="session")

@@ -47,6 +47,7 @@ def test_recovery_keywords_name_the_property_and_not_a_topic():
     assert by_name["question"].named_by("asks a rhetorical question")
     assert by_name["first_person"].named_by("is written in the first person")
     assert by_name["sarcasm"].named_by("uses an ironic tone")
+    assert by_name["negation"].named_by('uses the word "not"') and by_name["first_person"].named_by('uses the word "I"')
     assert not any(p.named_by("is about sports") for p in PROPERTIES)
     assert not by_name["question"].named_by("is about business")
 

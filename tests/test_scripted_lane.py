@@ -3,7 +3,8 @@ scripted backend and the hashing embedder (real implementations with rule-made a
 
 The rules: the judge says yes (0.9) when a content word of the property occurs in the text, else
 no (0.1); the proposer's k-th sample is the k-th of three fixed replies. Corpus A talks football,
-B cooking, so "mentions football" is the one true difference.
+B cooking, so "mentions football" is the one true difference of topic (and the words of the sentence every
+A text ends with, which the literal-word candidate names).
 """
 
 from __future__ import annotations
@@ -68,9 +69,13 @@ def test_diff_finds_the_planted_difference_and_only_it():
     top = res.hypotheses[0]
     assert top.hypothesis == "mentions football" and top.significant and top.q_value < 1e-3
     assert top.validity == pytest.approx(0.8) and top.auroc == 1.0
-    assert [h.hypothesis for h in res.hypotheses if h.significant] == ["mentions football"]
-    assert {c.hypothesis for c in res.candidates} == {"mentions football", "mentions a recipe",
-                                                      "is about the weather"}
+    # every A text also ends "The football match ended late.": the literal word is a true difference too
+    literal = [c.hypothesis for c in res.candidates if c.source == "lexical"]
+    assert [h.hypothesis for h in res.hypotheses if h.significant and h.hypothesis not in literal] == [
+        "mentions football"]
+    assert {c.hypothesis for c in res.candidates if c.source != "lexical"} == {
+        "mentions football", "mentions a recipe", "is about the weather"}
+    assert {c.source for c in res.candidates} <= {"whole", "sentences", "words", "lexical"}
     assert set(seen) <= {s.value for s in DiffStage} and DiffStage.CONFIRM in seen
     assert res.cost.total.judgments == len(res.hypotheses) * (res.splits.confirm_a + res.splits.confirm_b)
     assert res.workflow == "diff" and res.backend == "scripted"

@@ -79,6 +79,25 @@ def split_indices(n: int, cfg: DiffConfig, rng: np.random.Generator) -> tuple[li
     return perm[:n_prop], held[:half], held[half:]
 
 
+def best_of_each_source(order: Sequence[int], sources: Sequence[str | None], k: int) -> list[int]:
+    """The first k of ``order`` (best first), except that each source's best candidate is among them.
+
+    The embedding ranker sees topics: on the planted form differences its AUROC for hypotheses such as
+    "expresses a personal opinion" or "expresses uncertainty" was no better than chance on 7 + 7 texts, so
+    the candidates of the form views (sentences, words) lost their slots to topical guesses. Each view is
+    separate evidence; its best reading is confirmed, and the rest of the slots go by rank. The result
+    keeps ``order``'s order. Statistics are unaffected: only the confirm split is tested, and BH counts
+    every candidate.
+    """
+    order = list(order)
+    chosen: list[int] = []
+    for i in order:
+        if len(chosen) < k and sources[i] is not None and all(sources[j] != sources[i] for j in chosen):
+            chosen.append(i)
+    chosen += [i for i in order if i not in chosen][: k - len(chosen)]
+    return sorted(chosen, key=order.index)
+
+
 def _bh(p_values: list[float], m: int) -> list[float]:
     """BH q-values of the given p-values among m tests in all (the rest count as p = 1)."""
     if not p_values:
@@ -163,16 +182,19 @@ def run_diff(a: Sequence[str], b: Sequence[str], goal: Goal | None = None, confi
     resumed = (resume or {}).get("propose")
     if candidates is None and resumed is not None:
         cands, job.replies = list(resumed["candidates"]), list(resumed.get("replies", []))
+        sources = list(resumed.get("sources") or [None] * len(cands))
         warnings.append("resumed after an interruption: the proposer's checkpointed candidates were reused")
     elif candidates is None:
         with meter.stage("propose"):
-            cands, job.replies = [], []
+            cands, job.replies, sources = [], [], []
             if cfg.proposer in ("contrast", "both"):
                 contrast = propose_from_contrasts(
                     backend, pa_texts, pb_texts, xa, xb, sep.order_a(), sep.order_b(),
                     ContrastConfig(n_clusters=cfg.contrast_clusters, views=tuple(cfg.contrast_views)), cfg.seed, goal_text=render_goal(goal),
-                    progress=lambda d, t: progress(DiffStage.PROPOSE_CONTRASTS, d, t))
+                    progress=lambda d, t: progress(DiffStage.PROPOSE_CONTRASTS, d, t),
+                    encode=embedder.encode if embedder is not None else None)
                 cands += contrast.candidates
+                sources += contrast.sources
                 job.replies += contrast.raw_replies
             if cfg.proposer in ("llm", "both"):
                 per_prompt = min(cfg.per_prompt, cfg.n_candidates)
@@ -181,12 +203,15 @@ def run_diff(a: Sequence[str], b: Sequence[str], goal: Goal | None = None, confi
                                       temperature=cfg.proposer_temperature)
                 proposal = propose(backend, pa_texts, pb_texts, sep.order_a(), sep.order_b(), goal, pcfg, cfg.seed,
                                    progress=lambda d, t: progress(DiffStage.PROPOSE, d, t))
-                cands += [h for h in proposal.candidates if h not in cands]
+                new = [h for h in proposal.candidates if h not in cands]
+                cands += new
+                sources += ["llm"] * len(new)
                 job.replies += proposal.raw_replies
         if on_checkpoint is not None:
-            on_checkpoint("propose", {"candidates": list(cands), "replies": list(job.replies)})
+            on_checkpoint("propose", {"candidates": list(cands), "replies": list(job.replies), "sources": list(sources)})
     else:
         cands = [c.strip() for c in candidates if c.strip()]
+        sources = [None] * len(cands)
     if not cands:
         raise DiffInputError("the proposer returned no usable hypotheses",
                              fix="try a larger model, another seed, or pass candidate hypotheses")
@@ -196,10 +221,10 @@ def run_diff(a: Sequence[str], b: Sequence[str], goal: Goal | None = None, confi
             cand_emb = embedder.encode(cands)
             keep = greedy_dedupe(cands, cand_emb, cfg.dedupe_threshold)
             if len(keep) < len(cands):
-                cands, cand_emb = [cands[i] for i in keep], cand_emb[keep]
+                cands, cand_emb, sources = [cands[i] for i in keep], cand_emb[keep], [sources[i] for i in keep]
         else:
             cand_emb = None
-    records = [CandidateFate(hypothesis=h, stage_reached="proposed") for h in cands]
+    records = [CandidateFate(hypothesis=h, source=src, stage_reached="proposed") for h, src in zip(cands, sources)]
     job.cands, job.records = cands, records
     judge = (LLMJudge(backend, max_text_chars=cfg.judge_max_chars, order=cfg.judge_order)
              if backend is not None else None)
@@ -234,7 +259,7 @@ def run_diff(a: Sequence[str], b: Sequence[str], goal: Goal | None = None, confi
         labels = np.r_[np.ones(len(scr_a_t)), np.zeros(len(scr_b_t))]
         ranker_auroc = [float(roc_auc_score(labels, np.r_[sa[i], sb[i]])) for i in range(len(cands))]
         order = sorted(range(len(cands)), key=lambda i: -ranker_auroc[i])
-        passed = order[: cfg.ranker_keep]
+        passed = best_of_each_source(order, sources, cfg.ranker_keep)
         for i, r in enumerate(records):
             r.ranker_auroc = round(ranker_auroc[i], 4)
             if i in passed:
@@ -252,7 +277,7 @@ def run_diff(a: Sequence[str], b: Sequence[str], goal: Goal | None = None, confi
             # Nothing to choose, or too few texts to choose by: the ranker's best go on to confirmation.
             # Judging them on the screen split first would spend a text's prefill (most of a
             # judgment's cost) twice for a choice that a handful of texts cannot make reliably.
-            finalists = list(passed)[: cfg.top_k]
+            finalists = best_of_each_source(passed, sources, cfg.top_k)
             if len(passed) > cfg.top_k:
                 warnings.append(f"the screen split has {min(len(scr_a_t), len(scr_b_t))} texts on its smaller side "
                                 f"(fewer than {MIN_SCREEN_PER_SIDE}): the embedding ranker chose the "

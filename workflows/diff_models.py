@@ -32,14 +32,16 @@ class DiffConfig(BaseModel):
     sample_chars: int = Field(300, ge=50, le=4000, description="each proposer sample clipped to this many characters")
     proposer_temperature: float = Field(0.7, ge=0.0, le=2.0)
     proposer: Literal["llm", "contrast", "both"] = Field("contrast", description=(
-        "where candidates come from: contrast (the model describes one embedding contrast at a time: typical "
-        "A vs typical B, and each k-means cluster of A vs its nearest B texts; four short prompts), llm (the "
+        "where candidates come from: contrast (the model describes one contrast at a time: typical A vs typical "
+        "B, each k-means cluster of A vs its nearest B texts, and the contrast_views; short prompts), llm (the "
         "model compares samples of both groups: long prompts, for strong models), or both"))
     contrast_clusters: int = Field(3, ge=0, le=20, description=(
         "contrast route: k-means clusters of A described (at most one per 4 proposal texts of A)"))
-    contrast_views: list[Literal["opening", "ending"]] = Field(["opening", "ending"], description=(
-        "contrast route: the typical texts described again from their first or last sentence only, where "
-        "form (a question, the first person, an exclamation, a sign-off) shows better than in whole texts"))
+    contrast_views: list[Literal["sentences", "words", "opening", "ending"]] = Field(["sentences", "words"], description=(
+        "contrast route, extra prompts where form (a question, the first person, a negation, an exclamation) "
+        "shows better than in whole texts: sentences (the sentences shared across A's proposal texts and unlike "
+        "any of B's), words (the words and ?/! in most of A's texts and few of B's, with their counts), "
+        "opening / ending (the typical texts as their first / last sentence only)"))
     verifier: Verifier = Field("cascade", description=(
         "cascade: embedding ranker -> LLM successive elimination -> confirmation on a disjoint split; "
         "exhaustive: LLM judges every candidate on every held-out text; embedding: cosine ranker only; "
@@ -104,6 +106,9 @@ class CandidateFate(BaseModel):
     """Every candidate's fate, for auditing where the cascade spent and saved."""
 
     hypothesis: str
+    source: str | None = Field(None, description=(
+        "what proposed it: the contrast route's view (whole, sentences, words, opening, ending), llm, or none "
+        "for given hypotheses"))
     stage_reached: Literal["proposed", "ranked", "screened", "confirmed"]
     ranker_auroc: float | None = None
     screen_validity: float | None = None
