@@ -70,7 +70,10 @@ Texts that lack it:
 1. The river park will close next month, the council said.
 2. The library is looking for summer volunteers.
 a good answer is
-Property: urges the reader to act
+Property: urges the reader to act"""
+
+#: appended to the instructions only when the words view runs, so jobs without it prefill no more than before
+WORDS_NOTE = """
 
 Sometimes you see no texts, only words that many more of the first texts use than the others, with how many
 texts use each. Then say what property of a text these words point to.
@@ -171,14 +174,14 @@ def view_of(text: str, view: str, chars: int) -> str:
 
 
 def contrast_prompt(positives: Sequence[str], negatives: Sequence[str], chars: int, goal_text: str = "",
-                    view: str = "whole") -> Chat:
+                    view: str = "whole", system: str = CONTRAST_SYSTEM) -> Chat:
     lines = [f"Research goal: {goal_text}", ""] if goal_text else []
     lines.append(f"Texts that share it{_VIEW_NOTE[view]}:")
     lines += [f"{i}. {view_of(t, view, chars)}" for i, t in enumerate(positives, 1)]
     lines += [f"Texts that lack it{_VIEW_NOTE[view]}:"]
     lines += [f"{i}. {view_of(t, view, chars)}" for i, t in enumerate(negatives, 1)]
     lines += ["", "What property do the first texts share that the others lack?"]
-    return [{"role": "system", "content": CONTRAST_SYSTEM}, {"role": "user", "content": "\n".join(lines)}]
+    return [{"role": "system", "content": system}, {"role": "user", "content": "\n".join(lines)}]
 
 
 #: marks a small model reads better by name than as a bare symbol
@@ -192,7 +195,7 @@ def words_prompt(words: Sequence[WordGap], n_a: int, n_b: int, goal_text: str = 
                  f"(texts using each, of {n_a} first texts and of {n_b} others):")
     lines += [f"- {_MARK_NAMES.get(w.word, w.word)}: {w.in_a} of {n_a}, {w.in_b} of {n_b}" for w in words]
     lines += ["", "What property of a text do these words point to?"]
-    return [{"role": "system", "content": CONTRAST_SYSTEM}, {"role": "user", "content": "\n".join(lines)}]
+    return [{"role": "system", "content": CONTRAST_SYSTEM + WORDS_NOTE}, {"role": "user", "content": "\n".join(lines)}]
 
 
 def as_property(reply: str) -> str | None:
@@ -223,13 +226,14 @@ def sentences_contrast(a: Sequence[str], b: Sequence[str], encode: Callable[[lis
                     tuple(lines_b[: cfg.negatives]))
 
 
-def _prompt_for(c: Contrast, a: Sequence[str], b: Sequence[str], cfg: ContrastConfig, goal_text: str) -> Chat:
+def _prompt_for(c: Contrast, a: Sequence[str], b: Sequence[str], cfg: ContrastConfig, goal_text: str,
+                system: str) -> Chat:
     if c.view == "sentences":
-        return contrast_prompt(c.lines_a, c.lines_b, cfg.view_chars, goal_text, c.view)
+        return contrast_prompt(c.lines_a, c.lines_b, cfg.view_chars, goal_text, c.view, system)
     if c.view == "words":
         return words_prompt(c.words, len(a), len(b), goal_text)
     return contrast_prompt([a[i] for i in c.positives], [b[i] for i in c.negatives],
-                           cfg.sample_chars if c.view == "whole" else cfg.view_chars, goal_text, c.view)
+                           cfg.sample_chars if c.view == "whole" else cfg.view_chars, goal_text, c.view, system)
 
 
 def propose_from_contrasts(backend: LLMBackend, a: Sequence[str], b: Sequence[str], x_a, x_b,
@@ -246,7 +250,9 @@ def propose_from_contrasts(backend: LLMBackend, a: Sequence[str], b: Sequence[st
     words = distinctive_words(a, b) if "words" in cfg.views else []
     if words:
         contrasts.append(Contrast("distinctive words of A", [], [], "words", words=tuple(words)))
-    prompts = [_prompt_for(c, a, b, cfg, goal_text) for c in contrasts]
+    # one set of instructions for every prompt of the job, so the cached prefix is shared
+    system = CONTRAST_SYSTEM + WORDS_NOTE if words else CONTRAST_SYSTEM
+    prompts = [_prompt_for(c, a, b, cfg, goal_text, system) for c in contrasts]
     replies: list[str] = []
     reply_views: list[str] = []
     for i, prompt in enumerate(prompts):  # one at a time, so progress (and a service cancel) is seen between them

@@ -5,6 +5,7 @@ import pytest
 
 from hypodisc.proposers.contrast_proposer import (
     CONTRAST_SYSTEM,
+    WORDS_NOTE,
     WORKED_EXAMPLES,
     ContrastConfig,
     as_property,
@@ -105,7 +106,7 @@ def test_a_reply_repeating_a_worked_example_is_dropped():
     from hypodisc.backends.scripted import ScriptedBackend
 
     for example in WORKED_EXAMPLES:  # the filter and the prompts name the same examples
-        assert f"Property: {example}" in CONTRAST_SYSTEM
+        assert f"Property: {example}" in CONTRAST_SYSTEM + WORDS_NOTE
     replies = ["Property: urges the reader to act", "Property: mentions football", "Property: is about a sport"]
     backend = ScriptedBackend(judge=lambda p: 0.5, reply=lambda p, k: replies[k % 3])
     a, b = [f"football text {i}" for i in range(6)], [f"cooking text {i}" for i in range(6)]
