@@ -62,6 +62,13 @@ def row(res) -> list[dict]:
              "significant": h.significant} for h in res.hypotheses]
 
 
+def keyword_found(prop, top: list[dict]) -> dict:
+    """Whether a top-5 hypothesis names the planted property, and whether one that does is significant."""
+    named = [prop.named_by(h["hypothesis"]) for h in top[:5]]
+    return {"found_keyword": any(named),
+            "found_significant": any(n and h["significant"] for n, h in zip(named, top[:5]))}
+
+
 def rescore(path: Path) -> None:
     from hypodisc.datasets.planted_pairs import PROPERTIES
 
@@ -69,9 +76,7 @@ def rescore(path: Path) -> None:
     by_name = {p.name: p for p in PROPERTIES}
     for name, rec in out["pairs"].items():
         if name.startswith("planted/"):
-            prop = by_name[name.split("/", 1)[1]]
-            rec["found_keyword"] = any(prop.named_by(h["hypothesis"]) for h in rec["top"][:5])
-            rec["found_significant"] = any(prop.named_by(h["hypothesis"]) and h["significant"] for h in rec["top"][:5])
+            rec |= keyword_found(by_name[name.split("/", 1)[1]], rec["top"])
     planted = [r for k, r in out["pairs"].items() if k.startswith("planted/")]
     out["planted_found_keyword"] = f"{sum(r['found_keyword'] for r in planted)}/{len(planted)}"
     path.write_text(json.dumps(out, indent=1))
@@ -111,9 +116,8 @@ def main() -> None:
         hyps = [h.hypothesis for h in res.hypotheses[:5]]
         if prop is not None:
             sims = emb_matches(embedder, prop.truth, hyps)
-            rec |= {"truth": prop.truth, "found_keyword": any(prop.named_by(h) for h in hyps),
+            rec |= {"truth": prop.truth, **keyword_found(prop, rec["top"]),
                     "found_embedding": any(s >= EMB_THRESHOLD for s in sims),
-                    "found_significant": any(prop.named_by(h.hypothesis) and h.significant for h in res.hypotheses[:5]),
                     "emb_match": [round(s, 3) for s in sims]}
         out["pairs"][name] = rec
         tops = "; ".join(f"{h['hypothesis']} (V {h['V']:+.2f}, q {h['q']:.2g})" for h in rec["top"][:3] if h["V"] is not None)

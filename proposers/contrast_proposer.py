@@ -93,8 +93,8 @@ WORKED_EXAMPLES = ("is about a sport", "urges the reader to act", "explains why 
 @dataclass(frozen=True)
 class ContrastConfig:
     n_clusters: int = 3          # sub-themes of A, each described on its own (plus the separating direction)
-    #: sentences: the distinctive sentences of all proposal texts; opening / ending: the typical texts again,
-    #: shown as their first / last sentence
+    #: sentences: the distinctive sentences of all proposal texts; words: the distinctive words, with counts;
+    #: opening / ending: the typical texts again, shown as their first / last sentence
     views: tuple[str, ...] = ("sentences", "words")
     sentences_shown: int = 4     # distinctive sentences of A in the sentences view (few, so that they are clear)
     view_chars: int = 160        # a shown opening or ending is clipped to this many characters
@@ -109,8 +109,8 @@ class ContrastConfig:
 
 @dataclass(frozen=True)
 class Contrast:
-    """One thing to describe: indices into the proposal texts of A (positives) and of B (negatives), or, for
-    the sentences view, the sentences themselves and A's distinctive words."""
+    """One thing to describe: indices into the proposal texts of A (positives) and of B (negatives); for the
+    sentences view the sentences themselves (lines_a, lines_b), for the words view A's distinctive words."""
 
     name: str
     positives: list[int]
@@ -188,14 +188,15 @@ def contrast_prompt(positives: Sequence[str], negatives: Sequence[str], chars: i
 _MARK_NAMES = {"?": "? (question mark)", "!": "! (exclamation mark)"}
 
 
-def words_prompt(words: Sequence[WordGap], n_a: int, n_b: int, goal_text: str = "") -> Chat:
+def words_prompt(words: Sequence[WordGap], n_a: int, n_b: int, goal_text: str = "",
+                 system: str = CONTRAST_SYSTEM + WORDS_NOTE) -> Chat:
     """The words view: no texts, only the words that set A's texts apart and how many texts use them."""
     lines = [f"Research goal: {goal_text}", ""] if goal_text else []
     lines.append(f"Words and marks used by many more of the first texts than of the others "
                  f"(texts using each, of {n_a} first texts and of {n_b} others):")
     lines += [f"- {_MARK_NAMES.get(w.word, w.word)}: {w.in_a} of {n_a}, {w.in_b} of {n_b}" for w in words]
     lines += ["", "What property of a text do these words point to?"]
-    return [{"role": "system", "content": CONTRAST_SYSTEM + WORDS_NOTE}, {"role": "user", "content": "\n".join(lines)}]
+    return [{"role": "system", "content": system}, {"role": "user", "content": "\n".join(lines)}]
 
 
 def as_property(reply: str) -> str | None:
@@ -231,7 +232,7 @@ def _prompt_for(c: Contrast, a: Sequence[str], b: Sequence[str], cfg: ContrastCo
     if c.view == "sentences":
         return contrast_prompt(c.lines_a, c.lines_b, cfg.view_chars, goal_text, c.view, system)
     if c.view == "words":
-        return words_prompt(c.words, len(a), len(b), goal_text)
+        return words_prompt(c.words, len(a), len(b), goal_text, system)
     return contrast_prompt([a[i] for i in c.positives], [b[i] for i in c.negatives],
                            cfg.sample_chars if c.view == "whole" else cfg.view_chars, goal_text, c.view, system)
 
