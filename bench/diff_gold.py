@@ -9,8 +9,8 @@ successive elimination -> confirmation). LLM configs run on --llm-pairs only
     .venv/bin/python bench/diff_gold.py --out bench/results/diff_gold.json
 
 ``--routes`` measures today's defaults instead: each proposer route (contrast, llm, and both: the
-union of their candidates) ranked by the embedding verifier, and the final pipeline (the default
-cascade on the contrast route's candidates, i.e. ``run_diff`` with ``DiffConfig()``), on the same
+union of their candidates) ranked by the embedding verifier, and the final pipeline (``run_diff`` with
+``DiffConfig()``, resuming the contrast route's proposal with its sources, so nothing is proposed twice), on the same
 seeded splits; pairs run round-robin over the three datasets so a partial run is a fair sample:
 
     .venv/bin/python bench/diff_gold.py --routes --out bench/results/diff_routes.json
@@ -64,19 +64,27 @@ def round_robin(pairs):
 
 
 def run_routes(pairs, backend, embedder, args, results) -> None:
-    for pair in pairs:
-        rec = results["pairs"].get(pair.name, {"predicate": pair.predicate, "n_a": len(pair.a), "n_b": len(pair.b)})
-        if "final" in rec or "error" in rec:
-            continue
+    def done(pair) -> bool:
+        rec = results["pairs"].get(pair.name, {})
+        return "error" in rec or ("final" in rec and "proposal" in rec["contrast"])
+
+    def stale(pair) -> bool:  # measured before ``final`` kept the proposal's sources: rerun, last
+        return pair.name in results["pairs"]
+
+    for pair in sorted((p for p in pairs if not done(p)), key=stale):
+        rec = {"predicate": pair.predicate, "n_a": len(pair.a), "n_b": len(pair.b)}
         cfg = dict(seed=args.seed)
         t0 = time.perf_counter()
         try:
+            proposals: dict[str, dict] = {}
             for route in ("contrast",) if args.no_llm_route else ("contrast", "llm"):
                 t = time.perf_counter()
                 res = run_diff(pair.a, pair.b, None, DiffConfig(proposer=route, verifier="embedding", **cfg),
-                               backend=backend, embedder=embedder)
+                               backend=backend, embedder=embedder,
+                               on_checkpoint=lambda stage, data, r=route: proposals.__setitem__(r, data))
                 rec[route] = summarize(res, backend, embedder, pair.predicate)
                 rec[route]["candidates"] = [c.hypothesis for c in res.candidates]
+                rec[route]["proposal"] = proposals[route]  # candidates, replies and sources, to resume from
                 rec[route]["wall_s"] = round(time.perf_counter() - t, 1)
             if not args.no_llm_route:
                 union = list(dict.fromkeys(rec["contrast"]["candidates"] + rec["llm"]["candidates"]))
@@ -84,8 +92,10 @@ def run_routes(pairs, backend, embedder, args, results) -> None:
                                embedder=embedder, candidates=union)
                 rec["both"] = summarize(res, backend, embedder, pair.predicate)
             t = time.perf_counter()
+            # The contrast route's proposal (candidates and their sources) resumed: the default pipeline
+            # exactly, the same split and seed, without proposing twice.
             res = run_diff(pair.a, pair.b, None, DiffConfig(**cfg), backend=backend, embedder=embedder,
-                           candidates=rec["contrast"]["candidates"])
+                           resume={"propose": proposals["contrast"]})
             rec["final"] = summarize(res, backend, embedder, pair.predicate)
             rec["final"]["wall_s"] = round(time.perf_counter() - t + rec["contrast"]["wall_s"], 1)
         except Exception as exc:  # a degenerate pair is recorded, not fatal

@@ -337,6 +337,7 @@ def diff(a: Path, b: Path,
          top: Annotated[int, typer.Option("--top", help="hypotheses reported")] = 5,
          candidates: Annotated[int, typer.Option(help="candidates asked of the LLM proposer")] = 30,
          proposer: Annotated[Optional[str], typer.Option(help="contrast (default: one embedding contrast per short prompt) | llm (compare samples of both groups; long prompts) | both")] = None,
+         abstraction: Annotated[bool, typer.Option("--abstraction", help="also propose the broader class the topical candidates are instances of")] = False,
          hypothesis: Annotated[Optional[list[str]], typer.Option("--hypothesis", "-H", help="skip the proposer: verify these (repeat)")] = None,
          field: Annotated[Optional[str], typer.Option(help="JSON/CSV field holding the text")] = None,
          exhaustive: Annotated[bool, typer.Option(help="LLM-judge every candidate on every held-out text (no cascade, no early stopping)")] = False,
@@ -350,7 +351,7 @@ def diff(a: Path, b: Path,
     from hypodisc.datasets import load_texts
 
     mode = "exhaustive" if exhaustive else (verifier or "cascade")
-    cfg = _diff_config(top_k=top, n_candidates=candidates, verifier=mode, seed=seed,
+    cfg = _diff_config(top_k=top, n_candidates=candidates, verifier=mode, seed=seed, abstraction=abstraction,
                        **({"proposer": proposer} if proposer else {}))
     a_texts = load_texts(a, field)
     b_texts = a_texts if null_check else load_texts(b, field)

@@ -85,19 +85,12 @@ def distinctive_words(a: Sequence[str], b: Sequence[str], top: int = 5, min_gap:
     if not a or not b:
         return []
 
-    def doc_sets(texts: Sequence[str]) -> tuple[list[set[str]], Counter]:
-        forms: Counter = Counter()
-        docs = []
-        for t in texts:
-            words = _WORD.findall(t)
-            forms.update(words)
-            docs.append({w.lower() for w in words})
-        return docs, forms
+    def texts_with(texts: Sequence[str]) -> Counter:
+        """How many texts use each word (lower-cased)."""
+        return Counter(w for t in texts for w in {x.lower() for x in _WORD.findall(t)})
 
-    docs_a, forms = doc_sets(a)
-    docs_b, _ = doc_sets(b)
-    count_a = Counter(w for d in docs_a for w in d)
-    count_b = Counter(w for d in docs_b for w in d)
+    count_a, count_b = texts_with(a), texts_with(b)
+    forms = Counter(w for t in a for w in _WORD.findall(t))  # A's spellings, to show a word as A writes it
     gaps = {w: c / len(a) - count_b[w] / len(b) for w, c in count_a.items() if c >= min_count}
     chosen = sorted((w for w, g in gaps.items() if g >= min_gap), key=lambda w: (-gaps[w], w))[:top]
     written = {}

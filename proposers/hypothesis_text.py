@@ -29,12 +29,12 @@ _HEDGE = re.compile(r"^(?:they|these texts|the texts|texts|samples)\s+(?=\w)", r
 _LEADS = re.compile(r"^(?:tends? to|often|frequently|usually|typically|generally|mostly)\s+", re.IGNORECASE)
 _HEADER = re.compile(r"^(?:here (?:are|is)|sure|hypothes[ie]s|properties|answer|output)\b.*:?$", re.IGNORECASE)
 _NAMED_SUBJECT = re.compile(r"^[A-Z][\w'.-]*(?:\s+(?!(?:is|are|has|have)\b)[\w'.-]+){0,3}\s+(?=(?:is|are|has|have)\s)")
-_KNOWN_VERBS = {"mentions", "describes", "discusses", "uses", "contains", "includes", "talks", "refers", "expresses",
-                "focuses", "reports", "involves", "features", "covers", "asks", "praises", "complains", "emphasizes",
-                "highlights", "addresses", "explains", "is", "has", "criticizes", "announces", "quotes", "compares",
-                "tells", "gives", "shows", "provides", "presents", "lists", "names", "cites", "offers", "promotes"}
 #: the verbs a property starts with (singular); a reply starting with one is a property or nothing
-STARTING_VERBS = frozenset(_KNOWN_VERBS)
+STARTING_VERBS = frozenset({"mentions", "describes", "discusses", "uses", "contains", "includes", "talks", "refers",
+                           "expresses", "focuses", "reports", "involves", "features", "covers", "asks", "praises",
+                           "complains", "emphasizes", "highlights", "addresses", "explains", "is", "has",
+                           "criticizes", "announces", "quotes", "compares", "tells", "gives", "shows", "provides",
+                           "presents", "lists", "names", "cites", "offers", "promotes"})
 _DANGLING = {"about", "of", "a", "an", "the", "to", "with", "in", "on", "for", "and", "or", "by"}
 # A sentence end followed by a new sentence: proposers append commentary ("This is a neutral description").
 _FIRST_SENTENCE = re.compile(r"(?<=[a-z0-9)\]])[.!;]\s+(?=[A-Z])")
@@ -87,7 +87,7 @@ def clean_hypothesis(raw: str) -> str | None:
     h = h.strip().strip(_QUOTES).strip()
     quoted_run = _QUOTED_RUN.search(h) is not None
     first = h.split(" ", 1)[0].lower()
-    if first not in _KNOWN_VERBS and first not in _PLURAL_VERBS:
+    if first not in STARTING_VERBS and first not in _PLURAL_VERBS:
         h = _NAMED_SUBJECT.sub("", h, count=1)        # "Lasiodiscus mildbraedii is about a plant" -> "is about a plant"
     h = re.sub(r"^(?:property|hypothesis)\s*\d*\s*:\s*", "", h, flags=re.IGNORECASE)
     h = re.sub(r"\s+[-\u2013\u2014]\s+.*$", "", h)       # "is about X - for example ..."

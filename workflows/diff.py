@@ -22,6 +22,7 @@ from sklearn.metrics import roc_auc_score
 
 from hypodisc.backends.base import LLMBackend
 from hypodisc.errors import InputRejected
+from hypodisc.proposers.abstraction import ABSTRACTION_SOURCE, abstract_candidates
 from hypodisc.proposers.goal import Goal, render_goal
 from hypodisc.proposers.contrast_proposer import ContrastConfig, propose_from_contrasts
 from hypodisc.proposers.llm_proposer import ProposerConfig, prompts_needed, propose
@@ -96,6 +97,12 @@ def best_of_each_source(order: Sequence[int], sources: Sequence[str | None], k: 
             chosen.append(i)
     chosen += [i for i in order if i not in chosen][: k - len(chosen)]
     return sorted(chosen, key=order.index)
+
+
+def quota_sources(sources: Sequence[str | None]) -> list[str | None]:
+    """Sources as the one-place-per-source rule counts them: an abstraction of the whole-text contrasts'
+    candidates competes with them for their place (the ranker sees topics, so it ranks both fairly)."""
+    return ["whole" if s == ABSTRACTION_SOURCE else s for s in sources]
 
 
 def _bh(p_values: list[float], m: int) -> list[float]:
@@ -212,6 +219,13 @@ def run_diff(a: Sequence[str], b: Sequence[str], goal: Goal | None = None, confi
     else:
         cands = [c.strip() for c in candidates if c.strip()]
         sources = [None] * len(cands)
+    if cfg.abstraction and candidates is None and cands:
+        # after the checkpoint: a resumed job abstracts again (one short prompt) rather than trusting old output
+        with meter.stage("abstract"):
+            progress(DiffStage.ABSTRACT, 0, 1)
+            new = abstract_candidates(backend, cands, sources, seed=cfg.seed)
+            cands, sources = cands + new, sources + [ABSTRACTION_SOURCE] * len(new)
+            progress(DiffStage.ABSTRACT, 1, 1)
     if not cands:
         raise DiffInputError("the proposer returned no usable hypotheses",
                              fix="try a larger model, another seed, or pass candidate hypotheses")
@@ -259,7 +273,8 @@ def run_diff(a: Sequence[str], b: Sequence[str], goal: Goal | None = None, confi
         labels = np.r_[np.ones(len(scr_a_t)), np.zeros(len(scr_b_t))]
         ranker_auroc = [float(roc_auc_score(labels, np.r_[sa[i], sb[i]])) for i in range(len(cands))]
         order = sorted(range(len(cands)), key=lambda i: -ranker_auroc[i])
-        passed = best_of_each_source(order, sources, cfg.ranker_keep)
+        quota = quota_sources(sources)
+        passed = best_of_each_source(order, quota, cfg.ranker_keep)
         for i, r in enumerate(records):
             r.ranker_auroc = round(ranker_auroc[i], 4)
             if i in passed:
@@ -277,7 +292,7 @@ def run_diff(a: Sequence[str], b: Sequence[str], goal: Goal | None = None, confi
             # Nothing to choose, or too few texts to choose by: the ranker's best go on to confirmation.
             # Judging them on the screen split first would spend a text's prefill (most of a
             # judgment's cost) twice for a choice that a handful of texts cannot make reliably.
-            finalists = best_of_each_source(passed, sources, cfg.top_k)
+            finalists = best_of_each_source(passed, quota, cfg.top_k)
             if len(passed) > cfg.top_k:
                 warnings.append(f"the screen split has {min(len(scr_a_t), len(scr_b_t))} texts on its smaller side "
                                 f"(fewer than {MIN_SCREEN_PER_SIDE}): the embedding ranker chose the "

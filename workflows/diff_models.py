@@ -42,6 +42,10 @@ class DiffConfig(BaseModel):
         "shows better than in whole texts: sentences (the sentences shared across A's proposal texts and unlike "
         "any of B's), words (the words and ?/! in most of A's texts and few of B's, with their counts), "
         "opening / ending (the typical texts as their first / last sentence only)"))
+    abstraction: bool = Field(False, description=(
+        "after proposing, one more prompt names the broader class that the topical candidates are instances of "
+        "('is about a singer', 'is about a poet' -> 'is about art'); 3 sampled replies join the candidates, "
+        "and verification decides between the specific and the broad versions"))
     verifier: Verifier = Field("cascade", description=(
         "cascade: embedding ranker -> LLM successive elimination -> confirmation on a disjoint split; "
         "exhaustive: LLM judges every candidate on every held-out text; embedding: cosine ranker only; "
@@ -155,6 +159,7 @@ class DiffStage(StrEnum):
     REPRESENT = "representative samples"
     PROPOSE_CONTRASTS = "proposing (contrasts)"
     PROPOSE = "proposing"
+    ABSTRACT = "abstracting"
     RANK = "embedding ranker"
     SCREEN = "screening (LLM)"
     CONFIRM = "confirming (LLM)"
@@ -185,6 +190,7 @@ DIFF = Workflow(
     name="diff", summary="Text differences (D5/D3): what is more often true of corpus A than of corpus B",
     request_model=DiffRequest, config_model=DiffConfig, result_model=DiffResult, stages=DiffStage,
     stage_spans={DiffStage.REPRESENT: (0.0, 0.05), DiffStage.PROPOSE_CONTRASTS: (0.05, 0.25),
-                 DiffStage.PROPOSE: (0.25, 0.4), DiffStage.RANK: (0.4, 0.45), DiffStage.SCREEN: (0.45, 0.7),
+                 DiffStage.PROPOSE: (0.25, 0.38),
+                 DiffStage.ABSTRACT: (0.38, 0.4), DiffStage.RANK: (0.4, 0.45), DiffStage.SCREEN: (0.45, 0.7),
                  DiffStage.CONFIRM: (0.7, 1.0), DiffStage.JUDGE: (0.45, 1.0)},
     needs=diff_needs, check=check_diff, runner="hypodisc.workflows.diff:run_diff_job")
