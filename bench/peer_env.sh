@@ -21,8 +21,10 @@ if [ -x "$VENV/bin/python" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; the
   exit 0
 fi
 
-if ! ls "$HYPODISC_HOME"/wheels/llama_cpp_python-$LLAMA_CPP_VERSION-*.whl >/dev/null 2>&1; then
-  echo "[peer_env] no llama-cpp-python $LLAMA_CPP_VERSION wheel in $HYPODISC_HOME/wheels;" \
+# the portable wheel scripts/bootstrap.sh built (scripts/llama_wheel.py keys the cache by version and flags)
+WHEEL_DIR=$(dirname "$(ls "$HYPODISC_HOME"/wheels/llama_cpp_python-$LLAMA_CPP_VERSION-*/llama_cpp_python-*.whl 2>/dev/null | head -1)")
+if [ "$WHEEL_DIR" = "." ]; then
+  echo "[peer_env] no llama-cpp-python $LLAMA_CPP_VERSION wheel under $HYPODISC_HOME/wheels;" \
        "run scripts/bootstrap.sh first (it builds and caches it)" >&2
   exit 1
 fi
@@ -34,7 +36,7 @@ echo "[peer_env] installing torch==$TORCH_VERSION (CPU build) first" >&2
 echo "[peer_env] installing hypothesaes==$HYPOTHESAES_VERSION" >&2
 "${PIP[@]}" "torch==$TORCH_VERSION" "hypothesaes==$HYPOTHESAES_VERSION"
 echo "[peer_env] installing llama-cpp-python[server]==$LLAMA_CPP_VERSION from the wheel cache" >&2
-"${PIP[@]}" --find-links "$HYPODISC_HOME/wheels" "torch==$TORCH_VERSION" \
+"${PIP[@]}" --find-links "$WHEEL_DIR" "torch==$TORCH_VERSION" \
   "llama-cpp-python[server]==$LLAMA_CPP_VERSION"
 # CUDA builds of these break `import transformers` on a CPU-only torch; none is needed.
 for p in torchvision torchaudio torchcodec; do

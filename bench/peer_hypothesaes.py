@@ -61,6 +61,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+# bench/ holds modules whose names libraries probe for (flash_attn.py, backends.py): transformers would import
+# ours instead of finding nothing. gold_pairs is imported from here later, with bench/ appended, not first.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
 HOME = Path(os.environ.get("HYPODISC_HOME", Path.home() / ".cache" / "hypodisc"))
 PEER_PY = Path(os.environ.get("PEER_VENV", HOME / "peer-venv")) / "bin" / "python"
 MODELS = HOME / "models"
@@ -151,7 +154,9 @@ class LlamaServer:
 
 # --------------------------------------------------------------------------- Responses-API shim
 class Counter:
-    FIELDS = ("calls", "prompt_tokens", "completion_tokens", "errors", "server_s")
+    # replies_*: the first word of each reply, which is what hypothesaes parses an annotation from
+    FIELDS = ("calls", "prompt_tokens", "completion_tokens", "errors", "server_s",
+              "replies_yes", "replies_no", "replies_other")
 
     def __init__(self):
         self.lock = threading.Lock()
@@ -210,6 +215,12 @@ def responses_to_chat(body: dict, default_max_tokens: int, counter: Counter) -> 
             with counter.lock:
                 counter.dropped[k] = counter.dropped.get(k, 0) + 1
     return chat
+
+
+def first_word(chat: dict) -> str:
+    """'yes', 'no' or 'other': how hypothesaes' parser reads this reply (it lower-cases and checks the start)."""
+    text = (((chat.get("choices") or [{}])[0].get("message") or {}).get("content") or "").strip().lower()
+    return "yes" if text.startswith("yes") else "no" if text.startswith("no") else "other"
 
 
 def chat_to_response(chat: dict, model: str) -> dict:
@@ -276,7 +287,8 @@ def start_shim(upstream: str, counter: Counter, default_max_tokens: int):
                     out = json.loads(payload)
                     u = out.get("usage") or {}
                     counter.add(calls=1, prompt_tokens=u.get("prompt_tokens", 0),
-                                completion_tokens=u.get("completion_tokens", 0), server_s=time.time() - t0)
+                                completion_tokens=u.get("completion_tokens", 0), server_s=time.time() - t0,
+                                **{f"replies_{first_word(out)}": 1})
                     payload = json.dumps(chat_to_response(out, body.get("model") or "")).encode()
                 else:
                     counter.add(calls=1, errors=1, server_s=time.time() - t0)
@@ -439,6 +451,8 @@ def main(argv=None) -> int:
     ap.add_argument("--model", choices=LLMS, default="qwen2.5-coder-1.5b")
     ap.add_argument("--pairs", default="agnews/0,agnews/1", help="comma-separated gold pair names")
     ap.add_argument("--n-per-side", type=int, default=100)
+    ap.add_argument("--max-chars", type=int, default=400,
+                    help="texts clipped as bench/diff_gold.py clips them, so both tools see the same texts")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default=str(HERE / "results" / "peer_hypothesaes.json"))
     ap.add_argument("--threads", type=int, default=2, help="llama.cpp and torch threads")
@@ -478,12 +492,13 @@ def main(argv=None) -> int:
     torch.set_num_threads(args.threads)
     from importlib.metadata import version
 
-    sys.path.insert(0, str(HERE))
+    sys.path.append(str(HERE))
     from gold_pairs import gold_pairs
 
     wanted = [p.strip() for p in args.pairs.split(",") if p.strip()]
     datasets = sorted({w.split("/")[0] for w in wanted})
-    pairs = {p.name: p for p in gold_pairs(n_per_side=args.n_per_side, seed=0, datasets=datasets)}
+    pairs = {p.name: p for p in gold_pairs(n_per_side=args.n_per_side, seed=0, datasets=datasets,
+                                              max_chars=args.max_chars or None)}
     missing = [w for w in wanted if w not in pairs]
     if missing:
         sys.exit(f"unknown pairs {missing}")
