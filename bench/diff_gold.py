@@ -30,7 +30,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from gold_pairs import gold_pairs  # noqa: E402
-from recovery import EMB_THRESHOLD, LLM_THRESHOLD, emb_matches, llm_matches  # noqa: E402
+from recovery import emb_matches, llm_matches, recovered  # noqa: E402
 
 from hypodisc.backends import load_backend  # noqa: E402
 from hypodisc.config import load_settings  # noqa: E402
@@ -48,8 +48,7 @@ def summarize(res, backend, embedder, gold):
     return {
         "hypotheses": [h.model_dump(exclude={"support", "counter_examples"}) for h in res.hypotheses],
         "emb_match": [round(x, 3) for x in e], "llm_match": [round(x, 3) for x in ll],
-        "top1_emb": bool(e and e[0] >= EMB_THRESHOLD), "top5_emb": any(x >= EMB_THRESHOLD for x in e[:5]),
-        "top1_llm": bool(ll and ll[0] >= LLM_THRESHOLD), "top5_llm": any(x >= LLM_THRESHOLD for x in ll[:5]),
+        **recovered(e, ll),
         "cost": res.cost.total.model_dump(), "stages": [s.model_dump() for s in res.cost.stages],
     }
 

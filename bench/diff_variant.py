@@ -21,6 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from diff_gold import summarize  # noqa: E402
+from recovery import FLAGS  # noqa: E402
 from gold_pairs import gold_pairs  # noqa: E402
 
 from hypodisc.backends import load_backend  # noqa: E402
@@ -69,7 +70,7 @@ def main() -> None:
         res = run_diff(pair.a, pair.b, None, cfg, backend=backend, embedder=embedder,
                        resume={"propose": stored["contrast"]["proposal"]})
         rec = {"predicate": pair.predicate, "variant": summarize(res, backend, embedder, pair.predicate),
-               "default": {k: stored["final"][k] for k in ("top5_emb", "top5_llm", "top1_emb", "top1_llm")},
+               "default": {k: stored["final"][k] for k in FLAGS},
                "new_candidates": [c.hypothesis for c in res.candidates
                                   if c.hypothesis not in stored["contrast"]["proposal"]["candidates"]],
                "wall_s": round(time.perf_counter() - t, 1)}

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -30,14 +29,14 @@ from hypodisc.config import load_settings  # noqa: E402
 from hypodisc.verifiers.llm_judge import judge_prompt  # noqa: E402
 from hypodisc.workflows import DiffConfig  # noqa: E402
 
-HOME = Path(os.environ.get("HYPODISC_HOME", Path.home() / ".cache" / "hypodisc"))
 PROMPTS = "hypothesaes/prompts"
 
 
-def peer_prompt(name: str) -> str:
-    found = sorted((HOME / "peer-venv").glob(f"lib/python*/site-packages/{PROMPTS}/{name}.txt"))
+def peer_prompt(home: Path, name: str) -> str:
+    """A prompt file of the hypothesaes that bench/peer_env.sh installed in $HYPODISC_HOME/peer-venv."""
+    found = sorted((home / "peer-venv").glob(f"lib/python*/site-packages/{PROMPTS}/{name}.txt"))
     if not found:
-        sys.exit(f"hypothesaes' {name}.txt not found under {HOME / 'peer-venv'}: run bash bench/peer_env.sh")
+        sys.exit(f"hypothesaes' {name}.txt not found under {home / 'peer-venv'}: run bash bench/peer_env.sh")
     return found[0].read_text()
 
 
@@ -48,11 +47,12 @@ def main() -> None:
     ap.add_argument("--texts", type=int, default=20, help="texts per side probed")
     ap.add_argument("--out", type=Path, default=Path("bench/results/peer_annotation_probe.json"))
     args = ap.parse_args()
-    backend = load_backend(load_settings())
+    settings = load_settings()
+    backend = load_backend(settings)
     wanted = args.pairs.split(",")
     pairs = [p for p in gold_pairs(n_per_side=args.n_per_side, seed=0, max_chars=400,
                                    datasets=sorted({w.split("/")[0] for w in wanted})) if p.name in wanted]
-    templates = {name: peer_prompt(name) for name in ("annotate", "annotate-simple")}
+    templates = {name: peer_prompt(settings.home, name) for name in ("annotate", "annotate-simple")}
     rows = []
     for pair in pairs:
         texts = pair.a[: args.texts] + pair.b[: args.texts]

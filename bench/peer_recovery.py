@@ -19,15 +19,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from recovery import EMB_THRESHOLD, LLM_THRESHOLD, emb_matches, llm_matches  # noqa: E402
+from recovery import FLAGS, emb_matches, llm_matches, mark, recovered  # noqa: E402
 
 from hypodisc.backends import load_backend  # noqa: E402
 from hypodisc.config import load_settings  # noqa: E402
 from hypodisc.verifiers.embedding import load_embedder  # noqa: E402
-
-
-def _hit(scores: list[float], threshold: float, k: int) -> bool:
-    return any(s >= threshold for s in scores[:k])
 
 
 def peer_significant(rec: dict) -> str:
@@ -59,8 +55,7 @@ def main() -> None:
                 "pair": rec["pair"], "gold": gold, "peer_file": str(path),
                 "peer": {"hypotheses": hyps, "emb_match": [round(x, 3) for x in e],
                          "llm_match": [round(x, 3) for x in m],
-                         "top1_emb": _hit(e, EMB_THRESHOLD, 1), "top5_emb": _hit(e, EMB_THRESHOLD, 5),
-                         "top1_llm": _hit(m, LLM_THRESHOLD, 1), "top5_llm": _hit(m, LLM_THRESHOLD, 5),
+                         **recovered(e, m),
                          "wall_s": rec.get("wall_s"), "llm": rec.get("llm"), "significant": peer_significant(rec),
                          "eval_metrics": rec.get("eval_metrics"), "errors": rec.get("errors"),
                          "evaluated": [{k: v for k, v in r.items() if k in ("hypothesis", "separation_score",
@@ -73,28 +68,27 @@ def main() -> None:
                     "significant": f"{sum(bool(h.get('significant')) for h in mine['hypotheses'])} of "
                                    f"{len(mine['hypotheses'])} shown (BH q < 0.05)",
                     "emb_match": mine["emb_match"], "llm_match": mine["llm_match"],
-                    **{k: mine[k] for k in ("top1_emb", "top5_emb", "top1_llm", "top5_llm")},
+                    **{k: mine[k] for k in FLAGS},
                     # proposing (the contrast route's run) + verifying (the resumed default pipeline)
                     "wall_s": mine.get("wall_s"),
                     "llm_calls": mine_rec["contrast"]["cost"]["llm_calls"] + mine["cost"]["llm_calls"]},
             })
     args.out.write_text(json.dumps({"rows": rows}, indent=1) + "\n")
 
-    def mark(r: dict) -> str:
-        return f"{'E' if r['top5_emb'] else '-'}{'L' if r['top5_llm'] else '-'}"
+    def top(r: dict) -> str:
+        return (f"{r['hypotheses'][0]} ({r['emb_match'][0]:.2f}/{r['llm_match'][0]:.2f})" if r["hypotheses"]
+                else "—")
 
     print("| pair | gold | tool | top hypothesis (emb / LLM match) | top-5 (E strict, L LLM) | significant | wall s | LLM calls |")
     print("|---|---|---|---|---|---|---|---|")
     for r in rows:
         p = r["peer"]
-        top = f"{p['hypotheses'][0]} ({p['emb_match'][0]:.2f}/{p['llm_match'][0]:.2f})" if p["hypotheses"] else "—"
         llm = p.get("llm") or {}
-        print(f"| {r['pair']} | {r['gold']} | HypotheSAEs | {top} | {mark(p)} | {p['significant']} | {p['wall_s']} | "
+        print(f"| {r['pair']} | {r['gold']} | HypotheSAEs | {top(p)} | {mark(p)} | {p['significant']} | {p['wall_s']} | "
               f"{llm.get('calls', '?')} |")
         o = r["ours"]
         if o:
-            top = f"{o['hypotheses'][0]} ({o['emb_match'][0]:.2f}/{o['llm_match'][0]:.2f})" if o["hypotheses"] else "—"
-            print(f"| {r['pair']} | {r['gold']} | hypodisc | {top} | {mark(o)} | {o['significant']} | {o['wall_s']} | "
+            print(f"| {r['pair']} | {r['gold']} | hypodisc | {top(o)} | {mark(o)} | {o['significant']} | {o['wall_s']} | "
                   f"{o['llm_calls']} |")
     n = len(rows)
     for tool in ("peer", "ours"):

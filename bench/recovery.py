@@ -50,3 +50,18 @@ def emb_matches(embedder, gold: str, hyps: list[str]) -> list[float]:
     g = embedder.encode([gold.rstrip(".")])
     h = embedder.encode(hyps)
     return (h @ g[0]).tolist()
+
+
+#: the recovery flags every benchmark record carries
+FLAGS = ("top1_emb", "top5_emb", "top1_llm", "top5_llm")
+
+
+def recovered(emb: list[float], llm: list[float]) -> dict[str, bool]:
+    """Is the gold among the first 1 / 5 hypotheses, by each judge? (An empty list recovers nothing.)"""
+    return {"top1_emb": any(x >= EMB_THRESHOLD for x in emb[:1]), "top5_emb": any(x >= EMB_THRESHOLD for x in emb[:5]),
+            "top1_llm": any(x >= LLM_THRESHOLD for x in llm[:1]), "top5_llm": any(x >= LLM_THRESHOLD for x in llm[:5])}
+
+
+def mark(record: dict) -> str:
+    """'EL', 'E-', '-L' or '--': top-5 recovery by the strict embedding judge and by the LLM judge."""
+    return f"{'E' if record['top5_emb'] else '-'}{'L' if record['top5_llm'] else '-'}"

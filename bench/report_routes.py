@@ -15,14 +15,12 @@ import json
 from collections import Counter
 from pathlib import Path
 
+from recovery import FLAGS, mark
+
 
 def _top(r: dict, k: int = 3) -> str:
     return "; ".join(f"{h['hypothesis']} ({e:.2f}/{m:.2f})"
                      for h, e, m in zip(r["hypotheses"][:k], r["emb_match"], r["llm_match"]))
-
-
-def _mark(r: dict) -> str:
-    return f"{'E' if r['top5_emb'] else '-'}{'L' if r['top5_llm'] else '-'}"
 
 
 def main() -> None:
@@ -40,7 +38,7 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|")
     for route in ("contrast", "final"):
         rows = [p[route] for p in current.values()]
-        c = Counter(k for r in rows for k in ("top5_emb", "top5_llm", "top1_emb", "top1_llm") if r[k])
+        c = Counter(k for r in rows for k in FLAGS if r[k])
         calls = sum(r["cost"]["llm_calls"] for r in rows) / max(1, len(rows))
         wall = sum(p[route]["wall_s"] for p in current.values()) / max(1, len(rows))
         print(f"| {route} | {c['top5_emb']}/{n} | {c['top5_llm']}/{n} | {c['top1_emb']}/{n} | {c['top1_llm']}/{n} "
@@ -54,7 +52,7 @@ def main() -> None:
     print("\n| pair | gold | contrast | final | final top 3 (emb / LLM match) |")
     print("|---|---|---|---|---|")
     for name, p in current.items():
-        print(f"| {name} | {p['predicate'].rstrip('.')} | {_mark(p['contrast'])} | {_mark(p['final'])} "
+        print(f"| {name} | {p['predicate'].rstrip('.')} | {mark(p['contrast'])} | {mark(p['final'])} "
               f"| {_top(p['final'])} |")
     if older:
         print(f"\nMeasured before `final` resumed the proposal (not counted): {', '.join(older)}")
@@ -67,7 +65,7 @@ def main() -> None:
         print("| pair | default (E/L) | variant (E/L) | new candidates | variant top 3 |")
         print("|---|---|---|---|---|")
         for name, r in vp.items():
-            print(f"| {name} | {_mark(current[name]['final'])} | {_mark(r['variant'])} | "
+            print(f"| {name} | {mark(current[name]['final'])} | {mark(r['variant'])} | "
                   f"{'; '.join(r['new_candidates']) or '-'} | {_top(r['variant'])} |")
         for key in ("top5_emb", "top5_llm"):
             d, v = sum(current[k]["final"][key] for k in vp), sum(r["variant"][key] for r in vp.values())
