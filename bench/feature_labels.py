@@ -106,7 +106,8 @@ def cmd_pools(args) -> None:
     pools = {}
     for rec in load_features(args.features)[: args.limit]:
         split = split_feature(rec, cfg.seed)
-        shown = sample_explainer_examples(split, cfg.n_explain, cfg.sampling, feature_rng(cfg.seed + 2, rec.feature_id))
+        shown = sample_explainer_examples(split.pool("explain"), rec.threshold, cfg.n_explain, cfg.sampling,
+                                          feature_rng(cfg.seed + 2, rec.feature_id))
         index = {}
         for i, ex in enumerate(rec.examples):
             index.setdefault(ex.text.strip(), i)

@@ -27,7 +27,8 @@ def _label_config(**values):
     return _validated(LabelConfig, **values)
 
 
-def _scorer_list(text: str) -> list[str]:
+def _comma_list(text: str) -> list[str]:
+    """A comma-separated option as a list."""
     return [s.strip() for s in text.split(",") if s.strip()]
 
 
@@ -71,10 +72,16 @@ def label_features_cmd(
         explanations: Annotated[Optional[Path], typer.Option(help="score these explanations (JSON object "
                                                              "feature_id -> text) instead of writing new ones")] = None,
         max_features: Annotated[Optional[int], typer.Option(help="label only the first N features")] = None,
-        best_of: Annotated[int, typer.Option(help="explanations proposed per feature; best on validation kept")] = 1,
+        mode: Annotated[str, typer.Option(help="auto | split | crossfit (few-example features are cross-fitted "
+                                          "under auto)")] = "auto",
+        views: Annotated[str, typer.Option(help="explainer views, comma-separated: marked,counts,contrast,logits")]
+        = "marked,counts,contrast,logits",
+        samples_per_view: Annotated[int, typer.Option(help="sampled replies per view")] = 2,
+        abstraction: Annotated[bool, typer.Option(help="name the concept the candidates share")] = True,
+        select_by: Annotated[str, typer.Option(help="validation scores that choose the candidate: detection,"
+                                               "simulation (empty: the first)")] = "detection",
         sampling: Annotated[str, typer.Option(help="explainer examples: top | quantiles | random")] = "top",
         n_explain: Annotated[int, typer.Option(help="activating examples shown to the explainer")] = 10,
-        contrastive: Annotated[bool, typer.Option(help="also show non-activating examples")] = False,
         output_side: Annotated[str, typer.Option(help="show top next-token logits: auto | on | off")] = "auto",
         no_controls: Annotated[bool, typer.Option("--no-controls", help="skip the borrowed-explanation control")]
         = False,
@@ -86,8 +93,10 @@ def label_features_cmd(
     """Explain what each feature responds to, and score the explanation on held-out examples with controls."""
     from hypodisc.datasets.feature_formats import load_features
 
-    cfg = _label_config(scorers=_scorer_list(scorers), best_of=best_of, sampling=sampling, n_explain=n_explain,
-                        contrastive=contrastive, output_side=output_side, controls=not no_controls, seed=seed)
+    cfg = _label_config(scorers=_comma_list(scorers), mode=mode, views=_comma_list(views),
+                        samples_per_view=samples_per_view, abstraction=abstraction, select_by=_comma_list(select_by),
+                        sampling=sampling, n_explain=n_explain, output_side=output_side, controls=not no_controls,
+                        seed=seed)
     records = load_features(input_path, fmt, tokenizer=str(tokenizer) if tokenizer else None,  # type: ignore[arg-type]
                             max_features=max_features)
     run_labels(records, cfg, _settings(backend, model, base_url, n_ctx, home, config),

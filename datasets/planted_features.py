@@ -30,7 +30,7 @@ class PlantedRule:
     keywords: tuple[str, ...]
 
     def fires(self, word: str) -> bool:
-        return re.fullmatch(self.pattern, word.strip(".,;:!?\"'()[]").strip(), flags=re.IGNORECASE) is not None
+        return re.fullmatch(self.pattern, word.strip().strip(".,;:!?\"'()[]"), flags=re.IGNORECASE) is not None
 
 
 RULES: tuple[PlantedRule, ...] = (

@@ -12,7 +12,8 @@ from hypodisc.datasets.feature_records import ActivationExample, FeatureInputErr
 from hypodisc.datasets.planted_features import (RULES, names_rule, planted_feature, planted_features,
                                                planted_topic_feature)
 from hypodisc.proposers.feature_explainer import explainer_prompt, parse_explanation
-from hypodisc.workflows.feature_splits import feature_rng, sample_explainer_examples, split_feature
+from hypodisc.proposers.feature_explainer import view_prompts
+from hypodisc.workflows.feature_splits import feature_rng, plan_feature, sample_explainer_examples, split_feature
 from hypodisc.workflows.label_features import _explainer_input, _prepare, label_features
 from hypodisc.workflows.label_models import LabelConfig
 from hypodisc.workflows.label_report import to_neuronpedia
@@ -48,7 +49,8 @@ def test_pools_are_disjoint_by_index_and_by_text(seed):
         assert not texts[x] & texts[y], f"the same text is in {x} and {y}"
     # every sampling strategy draws only from the explain pool
     for strategy in ("top", "quantiles", "random"):
-        shown = sample_explainer_examples(split, 10, strategy, feature_rng(seed, rec.feature_id))
+        shown = sample_explainer_examples(split.pool("explain"), rec.threshold, 10, strategy,
+                                          feature_rng(seed, rec.feature_id))
         assert {e.text for e in shown} <= texts["explain"]
         assert all(e.max_activation > 0 for e in shown)
 
@@ -66,32 +68,38 @@ def test_pools_each_get_strong_and_weak_examples():
 def test_top_sampling_takes_the_strongest_of_the_explain_pool():
     rec = planted_feature(RULES[0], demo_pair()[0])
     split = split_feature(rec)
-    shown = sample_explainer_examples(split, 3, "top", feature_rng(0, "x"))
+    shown = sample_explainer_examples(split.pool("explain"), rec.threshold, 3, "top", feature_rng(0, "x"))
     pool = sorted((e.max_activation for e in split.pool("explain") if split.is_active(e)), reverse=True)
     assert [e.max_activation for e in shown] == pool[:3]
 
 
-def test_explainer_prompt_shows_only_explain_pool_and_marks_tokens(texts):
+def test_explainer_prompts_show_only_the_explain_pool_and_mark_tokens(texts):
     rec = planted_feature(RULES[0], texts)
-    cfg = LabelConfig(contrastive=True)
-    feat = _prepare([split_feature(rec)], cfg)[0]
-    prompt = explainer_prompt(_explainer_input(feat, cfg))[1]["content"]
-    test_texts = {" ".join(e.text.split()) for e in feat.split.pool("test")}
-    assert not any(t in prompt for t in test_texts)
-    assert "<<" in prompt and "does NOT fire" in prompt
-    explain_texts = {" ".join(e.text.split()) for e in feat.split.pool("explain")}
-    shown_lines = [ln for ln in prompt.splitlines() if ln.startswith("- ")]
-    assert shown_lines and all(ln[2:] in explain_texts for ln in shown_lines)
+    cfg = LabelConfig()
+    feat = _prepare([plan_feature(rec)], cfg)[0]
+    assert feat.plan.mode == "split"
+    prompts = dict(view_prompts(_explainer_input(feat, feat.final, cfg), cfg.views))
+    assert set(prompts) == {"marked", "counts", "contrast"}  # no logits in the record: that view is skipped
+    split = split_feature(rec)
+    hidden = {" ".join(e.text.split()) for e in split.pool("test") + split.pool("validate")}
+    explain_texts = {" ".join(e.text.split()) for e in split.pool("explain")}
+    for view, chat in prompts.items():
+        prompt = chat[1]["content"]
+        assert not any(t in prompt for t in hidden), view
+        assert "<<" in prompt
+    near_misses = [ln[2:] for ln in prompts["contrast"][1]["content"].splitlines() if ln.startswith("- ")]
+    assert near_misses and all(ln in explain_texts for ln in near_misses)
+    assert "does NOT fire" in prompts["contrast"][1]["content"]
 
 
 def test_output_side_mode_shows_top_logits():
     ex = ActivationExample(tokens=(" Paris", " is"), activations=(0.0, 3.0))
     rec = FeatureRecord(feature_id="say-france", examples=(ex,) * 1, top_logits=(" France", " French"))
     cfg = LabelConfig(output_side="auto")
-    feat = _prepare([split_feature(rec)], cfg)[0]
-    assert "' France'" in explainer_prompt(_explainer_input(feat, cfg))[1]["content"]
+    feat = _prepare([plan_feature(rec)], cfg)[0]
+    assert "' France'" in dict(view_prompts(_explainer_input(feat, feat.final, cfg), ["logits"]))["logits"][1]["content"]
     off = LabelConfig(output_side="off")
-    assert "France" not in explainer_prompt(_explainer_input(feat, off))[1]["content"]
+    assert view_prompts(_explainer_input(feat, feat.final, off), ["logits"]) == []
 
 
 @pytest.mark.parametrize("reply,expected", [
@@ -114,6 +122,7 @@ def test_scorers_only_see_the_test_pool(texts, embedder):
     res = label_features(feats, cfg, backend=None, embedder=embedder,
                          explanations={f"planted/{r.name}": r.truth for r in rules})
     for lab, rec in zip(res.features, feats):
+        assert lab.split.mode == "split"
         split = split_feature(rec)
         allowed = {" ".join(e.text.split()) for e in split.pool("test")}
         shown = [b.text.rstrip("…") for b in lab.scores["embedding"].breakdown if b.truth == 1.0]
@@ -169,7 +178,8 @@ def test_full_pipeline_with_an_llm_runs_every_scorer_and_control(smol, embedder,
     feats = planted_features(texts, RULES[:2], max_examples=24)
     seen = []
     cfg = LabelConfig(scorers=["detection", "fuzzing", "embedding", "simulation"], n_test_positive=3,
-                      n_test_negative=3, resamples=100, best_of=2, n_validate=2, n_explain=4)
+                      n_test_negative=3, resamples=100, samples_per_view=2, n_validate=2, n_explain=4,
+                      views=["marked", "counts"])
     res = label_features(feats, cfg, backend=smol, embedder=embedder,
                          progress=lambda stage, done, total: seen.append((stage, done, total)))
     assert ("explain", 2, 2) in seen and ("score", 2, 2) in seen

@@ -95,8 +95,10 @@ class _BinaryReport:
 
 
 def _ask(explanation: str, body: str, question: str) -> Chat:
+    """The question, then the text, then the explanation: every explanation judged on one text shares the
+    prefix up to the text's end, so candidates and controls pay only for their own few tokens."""
     return [{"role": "system", "content": JUDGE_SYSTEM},
-            {"role": "user", "content": f"Explanation of the feature: {explanation.strip()}\n\n{body}\n\n{question}"}]
+            {"role": "user", "content": f"{question}\n\n{body}\n\nExplanation of the feature: {explanation.strip()}"}]
 
 
 def _split(flat: np.ndarray, items: Sequence[list[Item]]) -> list[np.ndarray]:
@@ -137,8 +139,8 @@ class DetectionScorer(_BinaryReport):
 
     def prompt(self, explanation: str, item: Item) -> Chat:
         return _ask(explanation, f"Text:\n<<<\n{item.shown}\n>>>",
-                    "Does the feature fire on this text, that is, does the text contain what the explanation "
-                    "describes? Answer Yes or No.")
+                    "Does the feature explained after the text fire on this text, that is, does the text contain "
+                    "what the explanation describes? Answer Yes or No.")
 
     def predict(self, tasks, items, progress=None):
         return _predict_yes_no(self, tasks, items, progress)
@@ -180,7 +182,8 @@ class FuzzingScorer(_BinaryReport):
 
     def prompt(self, explanation: str, item: Item) -> Chat:
         return _ask(explanation, f"Text, with some tokens marked <<like this>>:\n<<<\n{item.shown}\n>>>",
-                    "Is every marked token an instance of what the explanation describes? Answer Yes or No.")
+                    "Is every marked token an instance of what the explanation after the text describes? Answer "
+                    "Yes or No.")
 
     def predict(self, tasks, items, progress=None):
         return _predict_yes_no(self, tasks, items, progress)
@@ -249,8 +252,8 @@ class SimulationScorer:
 
     def prompt(self, explanation: str, item: Item) -> Chat:
         return _ask(explanation, f"Text:\n<<<\n{item.shown}\n>>>",
-                    "How strongly does the feature fire on this text, from 0 (not at all) to 9 (as strongly as it "
-                    "ever does)? Answer with one digit.")
+                    "How strongly does the feature explained after the text fire on this text, from 0 (not at "
+                    "all) to 9 (as strongly as it ever does)? Answer with one digit.")
 
     def predict(self, tasks, items, progress=None):
         prompts = [self.prompt(t.explanation, it) for t, its in zip(tasks, items) for it in its]

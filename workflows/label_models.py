@@ -16,6 +16,10 @@ from hypodisc.workflows.cost import Cost
 ScorerName = Literal["detection", "fuzzing", "embedding", "simulation"]
 
 
+ViewName = Literal["marked", "counts", "contrast", "logits"]
+SelectorName = Literal["detection", "simulation"]
+
+
 class LabelConfig(BaseModel):
     """Every knob of a feature-labelling job. Defaults suit the embedded CPU model; all are recorded in the result."""
 
@@ -23,17 +27,36 @@ class LabelConfig(BaseModel):
 
     scorers: list[ScorerName] = Field(["detection", "fuzzing", "embedding"], min_length=1,
                                       description="scorers run on every explanation (and on its controls)")
+    mode: Literal["auto", "split", "crossfit"] = Field(
+        "auto", description="split: disjoint explain / validate / test pools; crossfit: explain on k-1 folds, score "
+                            "on the held-out one, report the pooled held-out score, and write the reported "
+                            "explanation from every example; auto: split when a feature has min_split_active "
+                            "firing examples, else crossfit")
+    min_split_active: int = Field(15, ge=3, le=1000, description="firing examples a feature needs for mode auto "
+                                                                 "to split it")
+    folds: int = Field(3, ge=2, le=10, description="folds of a cross-fitted feature")
     n_explain: int = Field(10, ge=1, le=40, description="activating examples shown to the explainer")
     sampling: Literal["top", "quantiles", "random"] = Field(
         "top", description="how explainer examples are drawn from the explain pool")
-    contrastive: bool = Field(False, description="also show the explainer non-activating examples")
-    n_contrast: int = Field(5, ge=1, le=20)
+    views: list[ViewName] = Field(
+        ["marked", "counts", "contrast", "logits"], min_length=1,
+        description="how the explainer is shown a feature: marked (its examples, fired tokens marked), counts "
+                    "(marked tokens and their neighbours with counts; for documents, distinctive words against "
+                    "silent texts), contrast (near-miss silent examples), logits (promoted next tokens, where given)")
+    samples_per_view: int = Field(2, ge=1, le=8, description="sampled replies per view")
+    abstraction: bool = Field(True, description="one more prompt names the concept the candidates share")
+    max_candidates: int = Field(5, ge=1, le=32, description="candidates scored on the validation pool (the "
+                                                            "abstraction's first, then one of each view in turn)")
+    n_contrast: int = Field(4, ge=1, le=20, description="near-miss silent examples in the contrast view")
     output_side: Literal["auto", "on", "off"] = Field(
-        "auto", description="show the feature's top next-token logits to the explainer (auto: when the input has them)")
-    best_of: int = Field(1, ge=1, le=8, description="explanations proposed per feature; the best on the validation "
-                                                    "pool (detection AUROC) is kept")
-    temperature: float = Field(0.7, gt=0.0, le=2.0, description="explainer sampling temperature when best_of > 1")
-    n_validate: int = Field(6, ge=2, le=50, description="validation examples per class for best-of-k")
+        "auto", description="the logits view's promoted next tokens (auto: when the input has them)")
+    select_by: list[SelectorName] = Field(
+        ["detection"], description="scores that choose among the candidates on the validation pool (detection "
+                                   "AUROC; simulation Pearson r, rescaled to 0-1 and averaged with it); empty: keep "
+                                   "the first candidate")
+    temperature: float = Field(0.7, gt=0.0, le=2.0, description="explainer sampling temperature when "
+                                                                "samples_per_view > 1")
+    n_validate: int = Field(6, ge=2, le=50, description="validation examples per class for choosing a candidate")
     n_test_positive: int = Field(10, ge=2, le=200, description="firing test examples per feature (at most)")
     n_test_negative: int = Field(10, ge=2, le=200, description="silent test examples per feature (at most)")
     borrow_negatives: bool = Field(True, description="when a feature has too few silent examples, use other "
@@ -84,14 +107,27 @@ class ScoreReport(BaseModel):
 
 class ExplanationCandidate(BaseModel):
     text: str
-    validation_auroc: float | None = None
+    source: str = Field("given", description="the view that wrote it, 'abstraction', or 'given'")
+    validation: dict[str, float] = Field({}, description="selector -> its score on the validation pool")
+    chosen: bool = False
+
+
+class ShownExample(BaseModel):
+    """An example the explainer was shown, clipped around its peak, for pages that highlight the fired tokens."""
+
+    tokens: list[str]
+    activations: list[float]
+    fired: list[bool] = Field(..., description="per token: is the activation above the feature's threshold")
 
 
 class SplitInfo(BaseModel):
+    mode: Literal["split", "crossfit"] = Field("split", description="how the feature was explained and scored")
+    folds: int = Field(1, description="rounds scored: 1 when split, k when cross-fitted")
     examples: int = Field(..., description="distinct examples after removing duplicates")
-    explain_pool: int = Field(..., description="examples only the explainer may see")
-    validation_pool: int = Field(..., description="examples only best-of-k selection may see")
-    test_pool: int = Field(..., description="examples only the scorers may see")
+    explain_pool: int = Field(..., description="examples the reported explanation was written from")
+    validation_pool: int = Field(..., description="examples its candidates were chosen on")
+    test_pool: int = Field(..., description="examples the scorers saw (cross-fitted: each by an explanation "
+                                            "written without it)")
     test_positive: int
     test_negative: int
     negatives: Literal["recorded", "borrowed", "mixed", "none"] = Field(
@@ -114,7 +150,10 @@ class FeatureLabel(BaseModel):
     feature_id: str
     explanation: str | None
     explanation_source: Literal["explainer", "given", "none"]
-    candidates: list[ExplanationCandidate] = []
+    candidates: list[ExplanationCandidate] = Field([], description="every candidate of the reported explanation, "
+                                                                   "with its validation scores")
+    fold_explanations: list[str] = Field([], description="cross-fitted: the explanation scored on each fold")
+    shown: list[ShownExample] = Field([], description="the examples the explainer was shown")
     scores: dict[str, ScoreReport] = {}
     controls: Controls = Controls()
     skipped: dict[str, str] = Field({}, description="scorer -> why it did not run")
