@@ -14,6 +14,7 @@ models: install
 	$(VENV)/bin/hypodisc models install $(DEFAULT_MODEL)
 	$(VENV)/bin/hypodisc models install smollm2-135m
 	$(VENV)/bin/hypodisc models install minilm
+	$(VENV)/bin/hypodisc models install qwen2.5-coder-0.5b  # the feature-label recovery judge (not the explainer)
 
 system-deps:
 	@bash scripts/system_deps.sh

@@ -30,7 +30,8 @@ class TokenCounts:
 
 
 def _word(token: str) -> str:
-    return token.strip()
+    """A token as counted: without spaces, lower case ('The' and 'the' are one neighbour)."""
+    return token.strip().lower()
 
 
 def token_counts(examples: Sequence[ActivationExample], threshold: float, top: int = 8) -> TokenCounts:
@@ -44,6 +45,23 @@ def token_counts(examples: Sequence[ActivationExample], threshold: float, top: i
         after.update({toks[i + 1] for i in hits
                       if i + 1 < len(toks) and toks[i + 1] and ex.activations[i + 1] <= threshold})
     return TokenCounts(marked.most_common(top), before.most_common(top), after.most_common(top), len(examples))
+
+
+#: share of examples one token must cover to become a literal candidate
+LITERAL_SHARE = 0.6
+
+
+def literal_candidates(c: TokenCounts) -> list[str]:
+    """Exact readings of the counts a small model overlooks: one marked token, or one token right before or
+    after the marked ones, in most examples. Checkable, and verified like any other candidate."""
+    if not c.examples:
+        return []
+    out = []
+    for pairs, template in ((c.before, 'the word right after "{}"'), (c.marked, 'the word "{}"'),
+                            (c.after, 'the word right before "{}"')):
+        if pairs and pairs[0][1] >= LITERAL_SHARE * c.examples:
+            out.append(template.format(pairs[0][0]))
+    return out
 
 
 def document_words(activating: Sequence[ActivationExample], silent: Sequence[ActivationExample],

@@ -22,12 +22,14 @@ from typing import Literal
 from hypodisc.backends.base import Chat, GenerationParams, LLMBackend
 from hypodisc.datasets.feature_records import ActivationExample
 from hypodisc.datasets.feature_text import clip, level, render_marked
-from hypodisc.proposers.feature_evidence import document_words, near_misses, token_counts
+from hypodisc.proposers.feature_evidence import document_words, literal_candidates, near_misses, token_counts
 
 View = Literal["marked", "counts", "contrast", "logits"]
 VIEWS: tuple[View, ...] = ("marked", "counts", "contrast", "logits")
 #: the source of the abstraction pass's candidates
 ABSTRACTION = "abstraction"
+#: the source of candidates read straight off the counts (a token in most examples)
+LITERAL = "literal"
 MAX_WORDS = 15
 
 TOKEN_SYSTEM = """You explain what a feature of a neural network responds to, from text examples where it fires.
@@ -177,8 +179,11 @@ def abstraction_prompt(candidates: Sequence[str]) -> Chat:
 
 
 _PREFIX = re.compile(r"^[\s*_#>-]*(?:explanation|answer|property|concept)[\s*_]*[:：][\s*_]*", re.IGNORECASE)
-_LEAD = re.compile(r"^(?:the |this )?(?:feature|neuron|latent|marked tokens?)\s+(?:\w+\s+){0,2}?"
-                   r"(?:responds?|fires?|activates?|reacts?|is|are)\s+(?:to|on|for)?\s*", re.IGNORECASE)
+_LEAD = re.compile(r"^(?:the |this |these )?(?:feature|neuron|latent|marked tokens?)\s+(?:\w+\s+){0,2}?"
+                   r"(?:responds?|fires?|activates?|reacts?|is|are|have|has|contain|share|mention)\s+"
+                   r"(?:to|on|for|in common:?)?\s*", re.IGNORECASE)
+#: answers about the prompt rather than the feature
+_META = re.compile(r"\b(?:firing (?:examples|texts)|these texts|the examples|activation levels?)\b", re.IGNORECASE)
 _GENERIC = {"words", "tokens", "text", "texts", "common words", "the marked tokens", "marked tokens", "punctuation",
             "various words", "different words", "nouns", "names"}
 _CLAUSE = {"that", "which", "who", "where", "when", "while", "whose"}
@@ -204,6 +209,8 @@ def clean_explanation(reply: str) -> str | None:
     (cut at a clause break, no dangling 'of'), and not a generic non-answer."""
     text = parse_explanation(reply)
     if not text:
+        return None
+    if _META.search(text):
         return None
     text = _LEAD.sub("", text).strip().rstrip(".,;:").strip()
     words = text.split()
@@ -244,6 +251,10 @@ class FeatureExplainer:
         replies = self._sample([chat for _, _, chat in asked], samples, temperature, seed) if asked else []
         for (i, view, _), texts in zip(asked, replies):
             out[i] += [Candidate(t, view) for t in (clean_explanation(r) for r in texts) if t]
+        for i, inp in enumerate(inputs):
+            if inp.level != "document" and "counts" in views:
+                out[i] += [Candidate(t, LITERAL) for t in literal_candidates(token_counts(inp.activating,
+                                                                                         inp.threshold))]
         out = [_interleave(_distinct(c)) for c in out]
         if abstraction:
             todo = [i for i, c in enumerate(out) if len(c) >= 2]

@@ -157,3 +157,21 @@ def test_explainer_asks_every_view_with_samples_then_abstracts(texts):
     assert [c.source for c in cands] == ["abstraction", "marked", "counts", "contrast"] * 2  # one of each in turn
     assert all("guess 1" in p or "- guess 1" not in p for p in seen)
     assert "- guess 1" in seen[-1]  # the abstraction prompt lists the views' candidates
+
+
+def test_literal_candidates_read_a_dominant_neighbour_or_token_off_the_counts():
+    from hypodisc.proposers.feature_evidence import literal_candidates
+
+    after_of = [_ex("a cup of tea", {3}), _ex("the smell of Coffee", {3}), _ex("a pot of milk", {3})]
+    assert literal_candidates(token_counts(after_of, 0.0)) == ['the word right after "of"']
+    # a class of different words, each after a different word: nothing literal
+    colours = [_ex("a red car", {1}), _ex("the sky is blue", {3}), _ex("green leaves fell", {0})]
+    assert literal_candidates(token_counts(colours, 0.0)) == []
+    one_word = [_ex("I said no", {1}), _ex("she said so", {1}), _ex("they said it", {1}), _ex("he told us", {1})]
+    assert 'the word "said"' in literal_candidates(token_counts(one_word, 0.0))
+
+
+@pytest.mark.parametrize("reply", ['Explanation: The firing examples have "protected" and "pelican" as nouns',
+                                   "Explanation: the activation levels of the marked tokens"])
+def test_answers_about_the_prompt_are_no_candidates(reply):
+    assert clean_explanation(reply) is None

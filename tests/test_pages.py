@@ -346,3 +346,31 @@ def test_label_features_job_page_shows_the_scores_as_text(server, page):
     assert not page.locator("#download-json").is_hidden()
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "labels_page.png"), full_page=True)
+
+
+def test_label_page_highlights_fired_tokens_and_lists_candidates(server, page):
+    """An explained feature (SmolLM2 writes the candidates): the page marks the fired tokens of the examples the
+    explainer saw, as text, and lists the candidates with the chosen one marked."""
+    from hypodisc.datasets import demo_pair
+    from hypodisc.datasets.planted_features import RULES, planted_feature
+
+    rec = planted_feature(RULES[0], demo_pair()[0], max_examples=30).model_dump(mode="json")
+    cfg = {"scorers": ["detection"], "views": ["marked", "counts"], "samples_per_view": 2, "n_validate": 2,
+           "n_explain": 4, "n_test_positive": 3, "n_test_negative": 3, "resamples": 50, "controls": False}
+    r = httpx.post(f"{server.url}/v1/jobs/label-features", json={"features": [rec], "config": cfg},
+                   headers={"X-API-Key": server.key}, timeout=30)
+    assert r.status_code == 202, r.text
+    job_id = r.json()["id"]
+    page.goto(server.url + "/")
+    _enter_key(page, server.key)
+    page.goto(f"{server.url}/jobs/{job_id}")
+    page.wait_for_selector("#labels tbody tr", timeout=JOB_TIMEOUT_MS)
+    lab = _result(server, job_id)["features"][0]
+    fired = [t for ex in lab["shown"] for t, f in zip(ex["tokens"], ex["fired"]) if f]
+    assert fired and page.locator("#labels li.shown mark").all_text_contents() == fired
+    cands = lab["candidates"]
+    assert page.locator("#labels details.candidates li").count() == (len(cands) if len(cands) >= 2 else 0)
+    assert page.locator("#labels details.candidates li.chosen").count() == (1 if len(cands) >= 2 else 0)
+    page.locator("#labels details.examples summary").first.click()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "labels_page_candidates.png"), full_page=True)

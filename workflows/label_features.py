@@ -138,7 +138,7 @@ def _validation_score(scores: dict[str, float]) -> float:
 
 def _choose(work: list[tuple[_Feature, _Round]], selectors: list[Scorer], cfg: LabelConfig) -> None:
     """Per round, score every candidate on the validation pool with each selector and keep the best (ties: the
-    earlier candidate, abstraction first)."""
+    wider gap between its mean prediction on firing and silent examples, then the earlier candidate)."""
     jobs = []  # (round, candidate, task)
     for f, r in work:
         rng = feature_rng(cfg.seed + 3, f.record.feature_id)
@@ -147,12 +147,16 @@ def _choose(work: list[tuple[_Feature, _Round]], selectors: list[Scorer], cfg: L
         if len(r.candidates) < 2 or not pos or not neg:
             continue
         jobs += [(r, c, f.task(c.text, pos, neg, cfg.seed)) for c in r.candidates]
+    gaps: dict[int, float] = {}  # id(candidate) -> mean prediction on firing minus silent examples, summed
     for sel in selectors if jobs else []:
         items = [sel.items(t) for _, _, t in jobs]
         for (r, c, t), its, p in zip(jobs, items, sel.predict([t for _, _, t in jobs], items)):
             c.validation[sel.name] = sel.report(t, its, p, resamples=0).score
+            truth = np.array([it.stratum for it in its])
+            gaps[id(c)] = gaps.get(id(c), 0.0) + float(p[truth == 1].mean() - p[truth == 0].mean())
     for r in {id(r): r for r, _, _ in jobs}.values():
-        best = max(r.candidates, key=lambda c: _validation_score(c.validation))  # max keeps the first of ties
+        # a few validation examples give many AUROC ties: the wider separation breaks them, then the order
+        best = max(r.candidates, key=lambda c: (round(_validation_score(c.validation), 9), gaps.get(id(c), 0.0)))
         r.explanation = best.text
     for f, r in work:
         for c in r.candidates:

@@ -24,7 +24,9 @@ def label_table(result: LabelResult, title: str) -> Table:
     for name in result.config.scorers:
         table.add_column(f"{name} [CI] / borrowed", justify="right")
     for lab in result.features:
-        table.add_row(lab.feature_id, lab.explanation or "(none)", *(_cell(lab, n) for n in result.config.scorers))
+        mode = f" (cross-fitted, {lab.split.folds} folds)" if lab.split.mode == "crossfit" else ""
+        table.add_row(lab.feature_id, (lab.explanation or "(none)") + mode,
+                      *(_cell(lab, n) for n in result.config.scorers))
     return table
 
 
