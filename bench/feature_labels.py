@@ -41,6 +41,8 @@ from hypodisc.workflows.feature_splits import feature_rng, sample_explainer_exam
 from hypodisc.workflows.label_features import label_features
 from hypodisc.workflows.label_models import LabelConfig, LabelResult
 
+from baseline import old_explanations
+
 HOME = Path(os.environ.get("HYPODISC_HOME", "~/.cache/hypodisc")).expanduser()
 DEFAULT_MODEL = "qwen2.5-coder-1.5b"
 
@@ -91,10 +93,16 @@ def cmd_label(args) -> None:
     cfg = _config(args)
     backend = _backend(args)
     embedder = load_embedder(HOME) if "embedding" in cfg.scorers else None
+    t0 = time.perf_counter()
+    if args.explainer == "2026-11":  # the explainer as it was, then the same workflow scores its explanations
+        explanations = old_explanations(backend, records, cfg)
+        records = [r for r in records if r.feature_id in explanations]  # none left for the new explainer to write
+    explain_s = time.perf_counter() - t0
     result = label_features(records, cfg, backend=backend, embedder=embedder, explanations=explanations,
                             progress=_log)
     data = _slim(result)
     data["bench"] = {"features_file": str(args.features), "explanations_file": str(args.explanations or ""),
+                     "explainer": args.explainer, "wall_s": round(explain_s + result.seconds, 1),
                      "machine": f"{os.cpu_count()} cores", "model": args.model, "threads": args.threads}
     args.out.write_text(json.dumps(data, indent=1))
     print(f"wrote {args.out}: {len(records)} features, {result.features_per_hour} features/hour")
@@ -233,6 +241,8 @@ def main() -> None:
             p.add_argument("--features", type=Path, required=True)
             p.add_argument("--limit", type=int)
             p.add_argument("--explanations", type=Path, help="score these (e.g. delphi's output) instead")
+            p.add_argument("--explainer", choices=["new", "2026-11"], default="new",
+                           help="2026-11: the explainer as it was (bench/baseline.py), scored by today's workflow")
     for p in sub.choices.values():
         p.add_argument("--seed", type=int, default=0)
     cp = sub.add_parser("compare")

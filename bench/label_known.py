@@ -19,7 +19,6 @@ so no judge's verdict can feed back into a run. The dev/test split is datasets.k
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import sys
@@ -31,37 +30,13 @@ from hypodisc.backends.model_store import ModelStore
 from hypodisc.config import load_settings
 from hypodisc.datasets.known_features import FAMILIES, few_examples, known_features
 from hypodisc.verifiers.embedding import load_embedder
-from hypodisc.workflows.feature_splits import feature_rng, plan_feature, sample_explainer_examples, silent_examples
 from hypodisc.workflows.label_features import label_features
 from hypodisc.workflows.label_models import LabelConfig
 
+from baseline import old_explanations
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
-
-
-def _old_explainer():
-    spec = importlib.util.spec_from_file_location("explainer_2026_11", ROOT / "bench" / "explainer_2026_11.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def old_explanations(backend, records, cfg: LabelConfig) -> dict[str, str]:
-    """The 2026-11 explainer's one greedy explanation per feature, shown the same top examples of the same
-    explain pool that the workflow's plan gives the new explainer."""
-    old = _old_explainer()
-    explainer = old.FeatureExplainer(backend, max_example_chars=cfg.max_example_chars)
-    inputs = []
-    for rec in records:
-        plan = plan_feature(rec, cfg.seed, cfg.mode, cfg.min_split_active, cfg.folds)
-        shown = sample_explainer_examples(plan.final.explain, rec.threshold, cfg.n_explain, cfg.sampling,
-                                          feature_rng(cfg.seed + 2, rec.feature_id))
-        inputs.append(old.ExplainerInput(rec.level, rec.threshold, rec.max_activation, shown, (), rec.top_logits))
-    out = {}
-    for rec, cands in zip(records, explainer.explain(inputs, k=1)):
-        if cands:
-            out[rec.feature_id] = cands[0]
-    return out
 
 
 def _log(stage: str, done: int, total: int) -> None:

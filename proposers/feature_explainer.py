@@ -168,11 +168,6 @@ def view_prompts(inp: ExplainerInput, views: Sequence[View], max_chars: int = 30
     return out
 
 
-def explainer_prompt(inp: ExplainerInput, max_chars: int = 300) -> Chat:
-    """The marked-examples view alone (what a single-prompt explainer asks)."""
-    return view_prompts(inp, ["marked"], max_chars)[0][1]
-
-
 def abstraction_prompt(candidates: Sequence[str]) -> Chat:
     return [{"role": "system", "content": ABSTRACTION_SYSTEM},
             {"role": "user", "content": "\n".join(f"- {c}" for c in candidates)}]

@@ -175,3 +175,16 @@ def test_literal_candidates_read_a_dominant_neighbour_or_token_off_the_counts():
                                    "Explanation: the activation levels of the marked tokens"])
 def test_answers_about_the_prompt_are_no_candidates(reply):
     assert clean_explanation(reply) is None
+
+
+def test_a_result_without_controls_is_strict_json(texts):
+    """Controls off: no always-no mean to report, and no NaN that would break the HTTP result (a 500)."""
+    import json
+
+    res = label_features([planted_feature(NUMBERS, texts)], LabelConfig(scorers=["detection"], resamples=20,
+                                                                         controls=False), backend=_scripted([]))
+    assert res.summary["detection"].mean_always_no is None
+
+    def no_constant(name):
+        raise AssertionError(f"{name} in the result")
+    json.loads(res.model_dump_json(), parse_constant=no_constant)

@@ -11,7 +11,7 @@ from hypodisc.datasets import demo_pair
 from hypodisc.datasets.feature_records import ActivationExample, FeatureInputError, FeatureRecord
 from hypodisc.datasets.planted_features import (RULES, names_rule, planted_feature, planted_features,
                                                planted_topic_feature)
-from hypodisc.proposers.feature_explainer import explainer_prompt, parse_explanation
+from hypodisc.proposers.feature_explainer import parse_explanation
 from hypodisc.proposers.feature_explainer import view_prompts
 from hypodisc.workflows.feature_splits import feature_rng, plan_feature, sample_explainer_examples, split_feature
 from hypodisc.workflows.label_features import _explainer_input, _prepare, label_features
@@ -223,3 +223,19 @@ def test_default_model_names_a_planted_rule(qwen, texts):
                          backend=qwen, embedder=None)
     lab = res.features[0]
     assert names_rule(lab.explanation, rule), lab.explanation
+
+
+@pytest.mark.slow
+def test_default_model_labels_a_five_example_feature_by_cross_fitting(qwen, texts):
+    """Five firing and five silent examples: an explanation written from all of them and a cross-fitted
+    detection score, never an error or an empty label."""
+    rule = next(r for r in RULES if r.name == "weekdays")
+    full = planted_feature(rule, texts, max_examples=40)
+    small = FeatureRecord(feature_id="five", examples=tuple(full.activating()[:5] + full.non_activating()[:5]))
+    res = label_features([small], LabelConfig(scorers=["detection"], resamples=200, controls=False,
+                                              views=["marked", "counts"], samples_per_view=1),
+                         backend=qwen, embedder=None)
+    lab = res.features[0]
+    assert lab.explanation and lab.split.mode == "crossfit" and len(lab.fold_explanations) == lab.split.folds
+    det = lab.scores["detection"]
+    assert det.n_positive == 5 and det.n_negative == 5 and det.ci_low <= det.score <= det.ci_high

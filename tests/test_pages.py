@@ -313,6 +313,18 @@ def test_wrong_key_shows_an_error(server, page):
     assert error.is_visible() and page.locator("#jobs tbody tr").count() == 0
 
 
+def _open_label_job(server, page, body: dict, timeout_ms: int = JOB_TIMEOUT_MS) -> str:
+    """Submit a label-features job over HTTP and open its page (with the key) until the table shows."""
+    r = httpx.post(f"{server.url}/v1/jobs/label-features", json=body, headers={"X-API-Key": server.key}, timeout=30)
+    assert r.status_code == 202, r.text
+    job_id = r.json()["id"]
+    page.goto(server.url + "/")
+    _enter_key(page, server.key)
+    page.goto(f"{server.url}/jobs/{job_id}")
+    page.wait_for_selector("#labels tbody tr", timeout=timeout_ms)
+    return job_id
+
+
 def test_label_features_job_page_shows_the_scores_as_text(server, page):
     """A label-features job (given explanations, embedding scorer): the page's table matches the API, as text."""
     from hypodisc.datasets import demo_pair
@@ -324,13 +336,7 @@ def test_label_features_job_page_shows_the_scores_as_text(server, page):
              planted_topic_feature("topic/<b>biz</b>", business, tech).model_dump(mode="json")]
     body = {"features": feats, "explanations": {"topic/tech": evil, "topic/<b>biz</b>": "business news"},
             "config": {"scorers": ["embedding"], "resamples": 100}}
-    r = httpx.post(f"{server.url}/v1/jobs/label-features", json=body, headers={"X-API-Key": server.key}, timeout=30)
-    assert r.status_code == 202, r.text
-    job_id = r.json()["id"]
-    page.goto(server.url + "/")
-    _enter_key(page, server.key)
-    page.goto(f"{server.url}/jobs/{job_id}")
-    page.wait_for_selector("#labels tbody tr", timeout=JOB_TIMEOUT_MS)
+    job_id = _open_label_job(server, page, body)
     result = _result(server, job_id)
     rows = page.locator("#labels tbody tr").evaluate_all(
         "trs => trs.map(tr => [tr.cells[0].textContent, tr.cells[1].firstChild.textContent, tr.cells[2].textContent])")
@@ -355,16 +361,9 @@ def test_label_page_highlights_fired_tokens_and_lists_candidates(server, page):
     from hypodisc.datasets.planted_features import RULES, planted_feature
 
     rec = planted_feature(RULES[0], demo_pair()[0], max_examples=30).model_dump(mode="json")
-    cfg = {"scorers": ["detection"], "views": ["marked", "counts"], "samples_per_view": 2, "n_validate": 2,
+    cfg = {"scorers": ["detection"], "views": ["marked", "counts"], "samples_per_view": 1, "n_validate": 2,
            "n_explain": 4, "n_test_positive": 3, "n_test_negative": 3, "resamples": 50, "controls": False}
-    r = httpx.post(f"{server.url}/v1/jobs/label-features", json={"features": [rec], "config": cfg},
-                   headers={"X-API-Key": server.key}, timeout=30)
-    assert r.status_code == 202, r.text
-    job_id = r.json()["id"]
-    page.goto(server.url + "/")
-    _enter_key(page, server.key)
-    page.goto(f"{server.url}/jobs/{job_id}")
-    page.wait_for_selector("#labels tbody tr", timeout=JOB_TIMEOUT_MS)
+    job_id = _open_label_job(server, page, {"features": [rec], "config": cfg}, timeout_ms=3 * JOB_TIMEOUT_MS)
     lab = _result(server, job_id)["features"][0]
     fired = [t for ex in lab["shown"] for t, f in zip(ex["tokens"], ex["fired"]) if f]
     assert fired and page.locator("#labels li.shown mark").all_text_contents() == fired

@@ -294,7 +294,7 @@ def _summarise(labels: list[FeatureLabel], names: Sequence[str]) -> dict[str, Sc
         out[name] = ScorerSummary(
             features=len(rows), mean=float(np.mean([lab.scores[name].score for lab in rows])),
             mean_borrowed=float(np.mean([b.score for _, b in pairs])) if pairs else None,
-            mean_always_no=float(np.mean(nos)) if nos else float("nan"),
+            mean_always_no=float(np.mean(nos)) if nos else None,
             beats_borrowed=float(np.mean([r.score > b.score for r, b in pairs])) if pairs else None,
             ci_excludes_borrowed=float(np.mean([r.ci_low > b.score for r, b in pairs])) if pairs else None)
     return out

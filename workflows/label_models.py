@@ -165,7 +165,7 @@ class ScorerSummary(BaseModel):
     features: int
     mean: float
     mean_borrowed: float | None
-    mean_always_no: float
+    mean_always_no: float | None = Field(None, description="the always-no control's mean (None when controls are off)")
     beats_borrowed: float | None = Field(None, description="share of features whose explanation outscores the "
                                                            "borrowed one")
     ci_excludes_borrowed: float | None = Field(None, description="share whose CI lower bound is above the "

@@ -35,7 +35,8 @@ def print_labels(result: LabelResult, title: str, console: Console, err: Console
     for name, s in result.summary.items():
         vs = (f"; borrowed explanation {s.mean_borrowed:.2f}, real beats it on {100 * s.beats_borrowed:.0f}% "
               f"(CI clear of it on {100 * s.ci_excludes_borrowed:.0f}%)") if s.mean_borrowed is not None else ""
-        console.print(f"{name}: mean {s.mean:.2f} over {s.features} features; always-no {s.mean_always_no:.2f}{vs}")
+        no = f"; always-no {s.mean_always_no:.2f}" if s.mean_always_no is not None else ""
+        console.print(f"{name}: mean {s.mean:.2f} over {s.features} features{no}{vs}")
     console.print(f"{len(result.features)} features in {result.seconds:.0f}s "
                   f"({result.features_per_hour:.0f} features/hour) with {result.model or 'no LLM'}")
     for w in result.warnings:

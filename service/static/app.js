@@ -221,7 +221,7 @@ const hypodisc = (() => {
       ...names.map((n) => scoreCell(f, n)))));
     const parts = Object.entries(result.summary).map(([n, s]) => `${n} mean ${fmt(s.mean, 2)}` +
       (s.mean_borrowed == null ? "" : ` vs borrowed ${fmt(s.mean_borrowed, 2)} (beats it on ${pct(s.beats_borrowed)})`) +
-      `, always-no ${fmt(s.mean_always_no, 2)}`);
+      (s.mean_always_no == null ? "" : `, always-no ${fmt(s.mean_always_no, 2)}`));
     document.getElementById("labels-summary").textContent =
       `${result.features.length} features, ${fmt(result.features_per_hour, 0)} features/hour with ` +
       `${result.model || "no LLM"}. ${parts.join("; ")}.`;
