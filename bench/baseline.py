@@ -6,6 +6,7 @@ same scorers on the same held-out examples."""
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 
 from hypodisc.workflows.feature_splits import feature_rng, plan_feature, sample_explainer_examples
@@ -15,6 +16,7 @@ from hypodisc.workflows.label_models import LabelConfig
 def _old_explainer():
     spec = importlib.util.spec_from_file_location("explainer_2026_11", Path(__file__).with_name("explainer_2026_11.py"))
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up while they are made
     spec.loader.exec_module(module)
     return module
 
