@@ -36,12 +36,18 @@ BaseUrlOpt = Annotated[Optional[str], typer.Option("--base-url", help="openai ba
 NCtxOpt = Annotated[Optional[int], typer.Option("--n-ctx", help="llamacpp context window")]
 HomeOpt = Annotated[Optional[Path], typer.Option("--home", help="model store and caches [env HYPODISC_HOME]")]
 ConfigOpt = Annotated[Optional[Path], typer.Option("--config", help="TOML settings file [env HYPODISC_CONFIG]")]
+#: the backend options by parameter name, for commands built from declarations (hypodisc.cli_workflows)
+BACKEND_OPTIONS = {"backend": BackendOpt, "model": ModelOpt, "base_url": BaseUrlOpt, "n_ctx": NCtxOpt,
+                   "home": HomeOpt, "config": ConfigOpt}
 
 
 def _settings(backend=None, model=None, base_url=None, n_ctx=None, home=None, config=None, **extra):
     from hypodisc.config import load_settings
 
     return load_settings(config, backend=backend, model=model, base_url=base_url, n_ctx=n_ctx, home=home, **extra)
+
+
+settings_from = _settings
 
 
 def _backend(settings):
@@ -241,7 +247,8 @@ def verify(a: Path, b: Path,
           _settings(backend, model, base_url, n_ctx, home, config), json_out, f"{a.name} vs {b.name}")
 
 
-def _diff_progress(bar: Progress):
+def stage_progress(bar: Progress):
+    """A workflow's progress callback drawing one bar per stage."""
     tasks: dict[str, int] = {}
 
     def update(stage: str, done: int, total: int) -> None:
@@ -252,52 +259,38 @@ def _diff_progress(bar: Progress):
     return update
 
 
-def _run_workflow(name: str, request, settings):
-    """Any registered workflow, as the service runs it: the engines it needs (loaded with a status line),
-    then its function, with one progress bar per stage."""
-    from hypodisc.workflows.engines import Engines
+def run_workflow(name: str, request, settings):
+    """Any registered workflow, as the service runs it: the engines it needs, by name (loaded with a
+    status line), then its function, with one progress bar per stage."""
     from hypodisc.workflows.registry import WORKFLOWS
 
     workflow = WORKFLOWS[name]
-    workflow.check(request, _NO_LIMITS)
-    needs = workflow.needs(request)
-    engines = Engines(settings)
+    workflow.check(request, workflow.unlimited())
+    engines = make_engines(settings)
     try:
-        if needs.llm:
-            with err.status(f"loading {settings.backend} backend ({settings.model or 'default model'})"):
-                engines.llm()
-        if needs.embedder:
-            with err.status("loading the sentence embedder (minilm)"):
-                engines.embedder()
+        for engine in sorted(workflow.needs(request)):
+            with err.status(f"loading {engines.describe(engine)}"):
+                engines.get(engine)
         with _progress() as bar:
-            return workflow.run(request, engines, _diff_progress(bar))
+            return workflow.run(request, engines, stage_progress(bar))
     finally:
         engines.close()
 
 
-def _write_result(result, json_out: Path | None) -> None:
+def make_engines(settings):
+    """The engines a command runs on (built from settings; the check battery swaps in scripted ones)."""
+    from hypodisc.workflows.engines import Engines
+
+    return Engines(settings)
+
+
+def write_result(result, json_out: Path | None) -> None:
     if json_out:
         write_atomic(json_out, result.model_dump_json(indent=2))
         err.print(f"wrote {json_out}")
 
 
-def _run_diff(a_texts, b_texts, goal, cfg, settings, json_out: Path | None, title: str, null_check: bool = False,
-              candidates: list[str] | None = None):
-    from hypodisc.workflows.diff_models import DiffRequest
-    from hypodisc.workflows.diff_report import print_diff
-
-    if null_check:
-        from hypodisc.workflows.diff import aa_halves
-
-        a_texts, b_texts = aa_halves(a_texts, cfg.seed)
-    request = DiffRequest.model_construct(a=a_texts, b=b_texts, goal=goal, hypotheses=candidates, config=cfg)
-    result = _run_workflow("diff", request, settings)
-    print_diff(result, title, out, err)
-    _write_result(result, json_out)
-    return result
-
-
-def _validated(model, renames: dict[str, str] | None = None, **values):
+def validated(model, renames: dict[str, str] | None = None, **values):
     """``model(**values)``; a bad value is one error line naming the CLI option (``top_k`` -> ``--top-k``)."""
     from pydantic import ValidationError
 
@@ -308,76 +301,6 @@ def _validated(model, renames: dict[str, str] | None = None, **values):
         field = str(problem.loc[0])
         name = (renames or {}).get(field, "--" + field.replace("_", "-"))
         raise HypodiscError(f"{name}: {problem.msg} (got {problem.input!r})") from None
-
-
-def _diff_config(**values):
-    from hypodisc.workflows import DiffConfig
-
-    return _validated(DiffConfig, {"top_k": "--top", "n_candidates": "--candidates"}, **values)
-
-
-def _goal(goal: str | None, goal_json: Path | None):
-    from hypodisc.proposers.goal import ResearchGoal
-
-    if goal_json is None:
-        return goal
-    try:
-        return ResearchGoal.model_validate_json(goal_json.read_text())
-    except OSError as exc:
-        raise typer.BadParameter(f"cannot read {goal_json}: {exc}") from exc
-    except ValueError as exc:
-        raise HypodiscError(f"{goal_json} is not a valid research goal: {exc}",
-                            fix="use the fields dataset_description, generation, user, target, a_description, b_description")
-
-
-@app.command("diff")
-def diff(a: Path, b: Path,
-         goal: Annotated[Optional[str], typer.Option(help="research goal, free text")] = None,
-         goal_json: Annotated[Optional[Path], typer.Option("--goal-json", help="structured D5 goal (JSON file)")] = None,
-         top: Annotated[int, typer.Option("--top", help="hypotheses reported")] = 5,
-         candidates: Annotated[int, typer.Option(help="candidates asked of the LLM proposer")] = 30,
-         proposer: Annotated[Optional[str], typer.Option(help="contrast (default: one embedding contrast per short prompt) | llm (compare samples of both groups; long prompts) | both")] = None,
-         abstraction: Annotated[bool, typer.Option("--abstraction", help="also propose the broader class the topical candidates are instances of")] = False,
-         hypothesis: Annotated[Optional[list[str]], typer.Option("--hypothesis", "-H", help="skip the proposer: verify these (repeat)")] = None,
-         field: Annotated[Optional[str], typer.Option(help="JSON/CSV field holding the text")] = None,
-         exhaustive: Annotated[bool, typer.Option(help="LLM-judge every candidate on every held-out text (no cascade, no early stopping)")] = False,
-         verifier: Annotated[Optional[str], typer.Option(help="cascade | exhaustive | embedding | proposer")] = None,
-         null_check: Annotated[bool, typer.Option("--null-check", help="A/A control: split A in two random halves, ignore B")] = False,
-         seed: Annotated[int, typer.Option(help="fixes splits, sampling and proposals")] = 0,
-         json_out: Annotated[Optional[Path], typer.Option("--json", help="write the full result as JSON")] = None,
-         backend: BackendOpt = None, model: ModelOpt = None, base_url: BaseUrlOpt = None,
-         n_ctx: NCtxOpt = None, home: HomeOpt = None, config: ConfigOpt = None):
-    """Discover what is more often true of corpus A than of corpus B (D5-style), with held-out statistics."""
-    from hypodisc.datasets import load_texts
-
-    mode = "exhaustive" if exhaustive else (verifier or "cascade")
-    cfg = _diff_config(top_k=top, n_candidates=candidates, verifier=mode, seed=seed, abstraction=abstraction,
-                       **({"proposer": proposer} if proposer else {}))
-    a_texts = load_texts(a, field)
-    b_texts = a_texts if null_check else load_texts(b, field)
-    title = f"A/A control on {a.name}" if null_check else f"{a.name} (A) vs {b.name} (B)"
-    _run_diff(a_texts, b_texts, _goal(goal, goal_json), cfg, _settings(backend, model, base_url, n_ctx, home, config),
-              json_out, title, null_check=null_check, candidates=hypothesis or None)
-
-
-@app.command("demo")
-def demo(json_out: Annotated[Optional[Path], typer.Option("--json", help="write results as JSON")] = None,
-         seed: Annotated[int, typer.Option(help="fixes splits, sampling and proposals")] = 0,
-         backend: BackendOpt = None, model: ModelOpt = None, base_url: BaseUrlOpt = None,
-         n_ctx: NCtxOpt = None, home: HomeOpt = None, config: ConfigOpt = None):
-    """A real diff job on a bundled pair: 40 AG News technology texts (A) vs 40 business texts (B)."""
-    from hypodisc.datasets import demo_pair
-    from hypodisc.workflows import DiffConfig
-
-    a, b = demo_pair()
-    # Three contrast prompts (the separating direction and 2 clusters of A, no opening/ending views: this pair
-    # differs in topic) and a short cascade keep the CPU demo under 3 minutes: the embedding ranker passes 3
-    # candidates, which go straight to confirmation (nothing left to screen).
-    cfg = DiffConfig(proposer="contrast", contrast_clusters=2, contrast_views=[], ranker_keep=3, top_k=3, seed=seed)
-    result = _run_diff(a, b, None, cfg, _settings(backend, model, base_url, n_ctx, home, config),
-                       json_out, "AG News: technology (A) vs business (B)")
-    if result.hypotheses:
-        out.print(f"top hypothesis: {result.hypotheses[0].hypothesis!r} (gold difference: 'has a topic of technology')")
 
 
 keys_app = typer.Typer(help="API keys for the HTTP service (stored hashed in its database).", no_args_is_help=True)
@@ -457,7 +380,7 @@ def serve(host: Annotated[str, typer.Option(help="address to bind")] = "127.0.0.
         err.print(f"[yellow]warning:[/] authentication is off; only use this on a machine you trust ({host})")
     # Worker processes rebuild both settings objects from the environment.
     for key, value in svc.model_dump(exclude_none=True).items():
-        os.environ[f"HYPODISC_SERVICE_{key.upper()}"] = str(value)
+        os.environ[f"HYPODISC_SERVICE_{key.upper()}"] = json.dumps(value) if isinstance(value, dict) else str(value)
     for key, value in settings.model_dump(exclude_none=True).items():
         os.environ[f"HYPODISC_{key.upper()}"] = str(value)
     err.print(f"hypodisc service on http://{host}:{port}/ (API docs at /docs, database {svc.resolved_db_url(settings.home)})")
@@ -509,7 +432,7 @@ if __name__ == "__main__":
     main()
 
 
-# The feature-labelling commands live in their own module; they join the root command here, once.
-from hypodisc import cli_features  # noqa: E402
+# One command per registered workflow (and its extra commands), built from its declaration.
+from hypodisc import cli_workflows  # noqa: E402
 
-cli_features.register(app)
+cli_workflows.register(app)

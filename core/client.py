@@ -8,12 +8,14 @@
             print(h.hypothesis, h.validity, h.q_value)
 
 Results come back as the same pydantic models the workflows return. Any registered workflow can
-be submitted with ``submit(name, request)``; ``submit_diff`` and ``submit_label_features`` are typed
-shortcuts. This module imports httpx, pydantic and the workflows' schemas: nothing heavier.
+be submitted with ``submit(name, request)``; ``submit_<name>(...)`` (``submit_diff``,
+``submit_label_features``) is generated for each from its request model's fields, in their order.
+This module imports httpx, pydantic and the workflows' schemas: nothing heavier.
 """
 
 from __future__ import annotations
 
+import inspect
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -23,12 +25,9 @@ from httpx_sse import connect_sse
 
 from pydantic import BaseModel
 
-from hypodisc.datasets.feature_records import FeatureRecord
 from hypodisc.errors import HypodiscError
-from hypodisc.proposers.goal import ResearchGoal
 from hypodisc.service.schemas import ACTIVE, JobInfo, JobList, VerifyResponse
-from hypodisc.workflows.diff_models import DiffConfig, DiffResult
-from hypodisc.workflows.label_models import LabelConfig, LabelResult
+from hypodisc.workflows.contract import Workflow
 from hypodisc.workflows.registry import WORKFLOWS
 
 
@@ -79,28 +78,6 @@ class Client:
         body = request.model_dump(mode="json", exclude_none=True) if isinstance(request, BaseModel) else request
         return JobInfo.model_validate(self._request("POST", f"/v1/jobs/{workflow}", json=body).json())
 
-    def submit_diff(self, a: list[str], b: list[str], goal: str | ResearchGoal | None = None,
-                    config: DiffConfig | dict | None = None, hypotheses: list[str] | None = None) -> JobInfo:
-        body: dict[str, Any] = {"a": list(a), "b": list(b)}
-        if goal is not None:
-            body["goal"] = goal.model_dump() if isinstance(goal, ResearchGoal) else goal
-        if config is not None:
-            body["config"] = config.model_dump() if isinstance(config, DiffConfig) else config
-        if hypotheses is not None:
-            body["hypotheses"] = list(hypotheses)
-        return self.submit("diff", body)
-
-    def submit_label_features(self, features: list[FeatureRecord] | list[dict],
-                              config: LabelConfig | dict | None = None,
-                              explanations: dict[str, str] | None = None) -> JobInfo:
-        body: dict[str, Any] = {"features": [f.model_dump(mode="json") if isinstance(f, FeatureRecord) else f
-                                             for f in features]}
-        if config is not None:
-            body["config"] = config.model_dump() if isinstance(config, LabelConfig) else config
-        if explanations is not None:
-            body["explanations"] = dict(explanations)
-        return self.submit("label-features", body)
-
     def job(self, job_id: str) -> JobInfo:
         return JobInfo.model_validate(self._request("GET", f"/v1/jobs/{job_id}").json())
 
@@ -113,7 +90,7 @@ class Client:
     def cancel(self, job_id: str) -> JobInfo:
         return JobInfo.model_validate(self._request("POST", f"/v1/jobs/{job_id}/cancel").json())
 
-    def result(self, job_id: str, workflow: str | None = None) -> DiffResult | LabelResult:
+    def result(self, job_id: str, workflow: str | None = None) -> BaseModel:
         """The finished job's result as its workflow's model (one extra GET when ``workflow`` is not given)."""
         workflow = workflow or self.job(job_id).workflow
         return WORKFLOWS[workflow].result_model.model_validate(self._request("GET", f"/v1/jobs/{job_id}/result").json())
@@ -129,7 +106,7 @@ class Client:
                     yield JobInfo.model_validate_json(event.data)
 
     def wait(self, job_id: str, progress: Callable[[JobInfo], None] | None = None, timeout: float | None = None,
-             poll_s: float = 1.0) -> DiffResult | LabelResult:
+             poll_s: float = 1.0) -> BaseModel:
         """Block until the job ends; its result, or JobFailed. Polls (simple and proxy-proof)."""
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
@@ -149,3 +126,40 @@ class Client:
     def verify(self, hypotheses: list[str], texts: list[str], verifier: str = "llm") -> VerifyResponse:
         body = {"hypotheses": list(hypotheses), "texts": list(texts), "verifier": verifier}
         return VerifyResponse.model_validate(self._request("POST", "/v1/verify", json=body).json())
+
+
+def _json_ready(value: Any) -> Any:
+    """Models (also inside lists and dicts) as JSON-like data; the service validates the rest."""
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if isinstance(value, (list, tuple)):
+        return [_json_ready(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _json_ready(v) for k, v in value.items()}
+    return value
+
+
+def _shortcut(workflow: Workflow) -> Callable[..., JobInfo]:
+    """``Client.submit_<name>``: the request model's fields as parameters (required ones positional first,
+    in field order), sent as given; fields left None are not sent."""
+    fields = workflow.request_model.model_fields
+    params = [inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                                default=inspect.Parameter.empty if f.is_required() else None, annotation=f.annotation)
+              for name, f in fields.items()]
+    params.sort(key=lambda p: p.default is not inspect.Parameter.empty)
+    signature = inspect.Signature([inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD), *params],
+                                  return_annotation=JobInfo)
+
+    def submit_shortcut(self: Client, *args: Any, **kwargs: Any) -> JobInfo:
+        bound = signature.bind(self, *args, **kwargs)
+        body = {k: _json_ready(v) for k, v in bound.arguments.items() if k != "self" and v is not None}
+        return self.submit(workflow.name, body)
+
+    submit_shortcut.__name__ = submit_shortcut.__qualname__ = "submit_" + workflow.name.replace("-", "_")
+    submit_shortcut.__signature__ = signature  # type: ignore[attr-defined]
+    submit_shortcut.__doc__ = f"Submit a {workflow.name} job: {workflow.summary}"
+    return submit_shortcut
+
+
+for _wf in WORKFLOWS.values():
+    setattr(Client, "submit_" + _wf.name.replace("-", "_"), _shortcut(_wf))

@@ -37,7 +37,6 @@ from hypodisc.service.schemas import (TERMINAL, ErrorResponse, Health, JobInfo, 
 from hypodisc.service.settings import ServiceSettings
 from hypodisc.service.job_store import JobRow, JobStore
 from hypodisc.workflows.contract import check_corpus
-from hypodisc.workflows.diff_models import DiffConfig
 from hypodisc.workflows.registry import WORKFLOWS
 
 log = logging.getLogger("hypodisc.service")
@@ -144,7 +143,7 @@ def job_info(row: JobRow) -> JobInfo:
 def _submit(request: Request, workflow: str, body: BaseModel, who: Caller) -> JSONResponse:
     st = request.app.state
     spec = WORKFLOWS[workflow]
-    spec.check(body, st.service)
+    spec.check(body, st.service.limits_for(spec))
     if st.store.active_jobs(who.key_id) >= st.service.max_active_jobs_per_key:
         raise ApiError(429, "too_many_jobs", f"this key already has {st.service.max_active_jobs_per_key} queued or "
                                              "running jobs; wait for one to finish or cancel one")
@@ -184,6 +183,15 @@ def _json_form(value: str | None, what: str) -> Any:
         return json.loads(value)
     except json.JSONDecodeError as exc:
         raise ApiError(422, "malformed_json", f"form field {what} is not valid JSON: {exc.msg} at {exc.pos}") from None
+
+
+def _config_defaults(config_model: type[BaseModel]):
+    defaults = config_model().model_dump(mode="json")
+
+    def config_defaults() -> Response:
+        return JSONResponse(defaults)
+
+    return config_defaults
 
 
 # -- the app --------------------------------------------------------------------------------------
@@ -347,9 +355,12 @@ def create_app(service: ServiceSettings | None = None, settings: Settings | None
     # -- pages ------------------------------------------------------------------------------------
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
-    # The pages take no per-request data (the JS fetches it with the key), so render them once.
+    # The pages take no per-request data (the JS fetches it with the key), so render them once. Each
+    # workflow's page share (its script, job-page section and index-page form) is named by its declaration.
     pages = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True)
-    index_html, job_html = (pages.get_template(name).render() for name in ("index.html", "job.html"))
+    page_specs = {name: wf.surfaces.page for name, wf in WORKFLOWS.items()}
+    index_html, job_html = (pages.get_template(name).render(workflows=page_specs)
+                            for name in ("index.html", "job.html"))
 
     @app.get("/", include_in_schema=False, response_class=HTMLResponse)
     def index_page() -> HTMLResponse:
@@ -359,9 +370,9 @@ def create_app(service: ServiceSettings | None = None, settings: Settings | None
     def job_page(job_id: str) -> HTMLResponse:
         return HTMLResponse(job_html)
 
-    @app.get("/v1/schema/diff-config", include_in_schema=False)
-    def diff_config_defaults() -> Response:
-        return JSONResponse(DiffConfig().model_dump(mode="json"))
+    for name, wf in WORKFLOWS.items():  # each workflow's config defaults, for forms (/v1/schema/diff-config)
+        app.add_api_route(f"/v1/schema/{name}-config", _config_defaults(wf.config_model), methods=["GET"],
+                          include_in_schema=False)
 
     return app
 

@@ -11,37 +11,39 @@ computation a workflow runs is named by ``runner`` ("module:function") and impor
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, Protocol, get_args
 
 from pydantic import BaseModel, ValidationError
 
 from hypodisc.errors import InputRejected, pydantic_problem
 from hypodisc.progress import Progress, no_progress
+from hypodisc.workflows.surfaces import Surfaces
 
-class Limits(Protocol):
-    """Size limits an input check enforces (the service's settings carry them; None = unlimited)."""
+class TextLimits(Protocol):
+    """The limits :func:`check_corpus` reads (a workflow's limits model may carry more)."""
 
     max_texts_per_corpus: int | None
     max_text_chars: int | None
-    max_features_per_job: int | None
-    max_examples_per_feature: int | None
 
 
-@dataclass(frozen=True)
 class NoLimits:
-    """The limits of a local run (CLI, Python): only the workflow's own minimums apply."""
+    """The limits of a local run (CLI, Python): every limit a check asks for is None (unlimited), so
+    only the workflow's own minimums apply. One object for every workflow's limits model."""
 
-    max_texts_per_corpus: int | None = None
-    max_text_chars: int | None = None
-    max_features_per_job: int | None = None
-    max_examples_per_feature: int | None = None
+    def __getattr__(self, name: str) -> None:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return None
 
 
 class Engines(Protocol):
-    """What a running workflow may ask for; built once, from settings, in :mod:`hypodisc.workflows.engines`."""
+    """What a running workflow may ask for, by the names its :class:`Needs` lists; built once, from
+    settings, in :mod:`hypodisc.workflows.engines`. ``llm()`` and ``embedder()`` are ``get`` spelled out."""
+
+    def get(self, name: str) -> Any: ...
 
     def llm(self) -> Any: ...
 
@@ -65,12 +67,24 @@ class Checkpoints:
             self._save(name, data)
 
 
-@dataclass(frozen=True)
-class Needs:
-    """The engines one request needs: the CLI and the service load only these."""
+class Needs(frozenset):
+    """The engines one request needs, by name ("llm", "embedder", later "captioner", "image_ranker"...):
+    the CLI and the service load only these. ``Needs(llm=True, embedder=False)`` and ``Needs({"llm"})``
+    build the same set; ``needs.llm`` reads as ``"llm" in needs``."""
 
-    llm: bool
-    embedder: bool
+    def __new__(cls, names: Iterable[str] = (), **flags: bool) -> "Needs":
+        return super().__new__(cls, {*names, *(name for name, wanted in flags.items() if wanted)})
+
+    def __init__(self, names: Iterable[str] = (), **flags: bool) -> None:
+        super().__init__()
+
+    def __getattr__(self, name: str) -> bool:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return name in self
+
+    def __repr__(self) -> str:
+        return f"Needs({sorted(self)!r})"
 
 
 @dataclass(frozen=True)
@@ -82,9 +96,11 @@ class Workflow:
     result_model: type[BaseModel]               # what comes back; carries ``workflow: Literal[name]``
     stages: type[StrEnum]                       # the progress stages, in order
     stage_spans: Mapping[str, tuple[float, float]]  # stage -> (start, end) share of the whole job
-    needs: Callable[[Any], Needs]               # request -> engines it needs
-    check: Callable[[Any, Limits], None]        # request, limits -> None or InputRejected
+    needs: Callable[[Any], Needs]               # request -> the engines it needs, by name
+    limits: type[BaseModel]                     # size limits its check enforces: int | None fields, service defaults
+    check: Callable[[Any, Any], None]           # request, limits (an instance of ``limits``) -> None or InputRejected
     runner: str                                 # "module:function(request, engines, progress, checkpoints)"
+    surfaces: Surfaces                          # its CLI command, page renderer and examples (workflows/surfaces.py)
 
     def __post_init__(self) -> None:
         missing = [s.value for s in self.stages if s.value not in self.stage_spans]
@@ -94,6 +110,13 @@ class Workflow:
         if tag is None or tag.default != self.name:
             raise ValueError(f"workflow {self.name}: {self.result_model.__name__} needs workflow: "
                              f"Literal[{self.name!r}] = {self.name!r}")
+        unbounded = [n for n, f in self.limits.model_fields.items() if not _allows_none(f.annotation)]
+        if unbounded:
+            raise ValueError(f"workflow {self.name}: limits {unbounded} must be Optional (None = unlimited)")
+
+    def unlimited(self) -> BaseModel:
+        """Its limits with every one off: what a local run (CLI, Python) checks against."""
+        return self.limits.model_construct(**{name: None for name in self.limits.model_fields})
 
     def parse(self, data: Any) -> BaseModel:
         """A request from JSON-like data; a bad one is InputRejected naming its first bad field."""
@@ -119,13 +142,17 @@ class Workflow:
         return max(last, lo + (hi - lo) * (done / total if total > 0 else 1.0))
 
 
+def _allows_none(annotation: Any) -> bool:
+    return annotation is None or type(None) in get_args(annotation)
+
+
 def first_error(exc: ValidationError) -> str:
     """A pydantic error as one line: the first bad field and what is wrong with it."""
     problem = pydantic_problem(exc)
     return f"{'.'.join(map(str, problem.loc)) or 'input'}: {problem.msg}"
 
 
-def check_corpus(name: str, texts: Sequence[str], limits: Limits, minimum: int = 1, why: str = "") -> list[str]:
+def check_corpus(name: str, texts: Sequence[str], limits: TextLimits, minimum: int = 1, why: str = "") -> list[str]:
     """A corpus' non-empty texts; InputRejected if it is not a list of strings, too big or too small."""
     if not isinstance(texts, (list, tuple)) or any(not isinstance(t, str) for t in texts):
         raise InputRejected(f"corpus {name} must be a list of strings", code="invalid_request")

@@ -1,5 +1,5 @@
-"""The text-difference workflow's contract: its request, config and result models, stages, input
-checks and engine needs. The service's schemas come from these; pydantic only, so the HTTP client
+"""The text-difference workflow's contract: its request, config, result and limits models, stages,
+input checks and engine needs (its CLI, page and examples are in :mod:`hypodisc.workflows.diff_surfaces`). The service's schemas come from these; pydantic only, so the HTTP client
 imports it without the computation (that is :mod:`hypodisc.workflows.diff`)."""
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from hypodisc.errors import InputRejected
 from hypodisc.proposers.goal import ResearchGoal
-from hypodisc.workflows.contract import Limits, Needs, Workflow, check_corpus
+from hypodisc.workflows.contract import Needs, Workflow, check_corpus
+from hypodisc.workflows.diff_surfaces import DIFF_SURFACES
 from hypodisc.workflows.cost import Cost
 
 #: some texts to show the proposer, some held out to test on
@@ -153,6 +154,13 @@ class DiffResult(BaseModel):
     warnings: list[str] = []
 
 
+class DiffLimits(BaseModel):
+    """What the service accepts in one diff job (None: unlimited); ``HYPODISC_SERVICE_<NAME>`` sets each."""
+
+    max_texts_per_corpus: int | None = Field(20_000, ge=1, description="texts in one corpus")
+    max_text_chars: int | None = Field(20_000, ge=1, description="longest single text")
+
+
 class DiffStage(StrEnum):
     """Progress stages of a diff job, in order (their values are what progress reports)."""
 
@@ -178,7 +186,7 @@ def embedder_required(cfg: DiffConfig) -> bool:
     return cfg.features == "embedding" or cfg.verifier in ("cascade", "embedding")
 
 
-def check_diff(req: DiffRequest, limits: Limits) -> None:
+def check_diff(req: DiffRequest, limits: DiffLimits) -> None:
     why = " per side (some to show the proposer, some held out to test on)"
     check_corpus("A", req.a, limits, MIN_TEXTS_PER_SIDE, why)
     check_corpus("B", req.b, limits, MIN_TEXTS_PER_SIDE, why)
@@ -193,4 +201,5 @@ DIFF = Workflow(
                  DiffStage.PROPOSE: (0.25, 0.38),
                  DiffStage.ABSTRACT: (0.38, 0.4), DiffStage.RANK: (0.4, 0.45), DiffStage.SCREEN: (0.45, 0.7),
                  DiffStage.CONFIRM: (0.7, 1.0), DiffStage.JUDGE: (0.45, 1.0)},
-    needs=diff_needs, check=check_diff, runner="hypodisc.workflows.diff:run_diff_job")
+    needs=diff_needs, limits=DiffLimits, check=check_diff, runner="hypodisc.workflows.diff:run_diff_job",
+    surfaces=DIFF_SURFACES)

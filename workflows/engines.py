@@ -76,19 +76,45 @@ class JobEmbedder:
         return self._inner.dim
 
 
-class Engines:
-    """Lazily built, process-wide engines: the one place the CLI, the service and the benchmarks get them.
+#: every engine a workflow may name in its Needs. A new kind ("captioner", "image_ranker") adds a line
+#: here and a branch in Engines.get: what the CLI says while loading it.
+ENGINE_NAMES: dict[str, str] = {"llm": "the LLM backend", "embedder": "the sentence embedder (minilm)"}
 
-    ``llm`` and ``embedder`` may be given ready-made (another model, the scripted test backend);
-    otherwise they are built from ``settings`` on first use.
+
+class Engines:
+    """Lazily built, process-wide engines, by name: the one place the CLI, the service and the benchmarks
+    get them.
+
+    ``llm`` and ``embedder`` (and any other engine, by name in ``given``) may be given ready-made
+    (another model, the scripted test backend); otherwise they are built from ``settings`` on first use.
     """
 
-    def __init__(self, settings: Settings, llm: LLMBackend | None = None, embedder=None):
+    def __init__(self, settings: Settings, llm: LLMBackend | None = None, embedder=None, **given):
+        unknown = set(given) - set(ENGINE_NAMES)
+        if unknown:
+            raise ValueError(f"unknown engines {sorted(unknown)}; known: {', '.join(ENGINE_NAMES)}")
         self.settings = settings
         self._llm: LLMBackend | None = llm
         self._embedder = embedder
+        self._given = given
         self._load_lock = threading.Lock()
         self._slots: threading.Semaphore | None = None
+
+    def get(self, name: str):
+        """The engine a workflow's Needs names (a per-job view where the engine has one)."""
+        if name == "llm":
+            return self.llm()
+        if name == "embedder":
+            return self.embedder()
+        if name in self._given:
+            return self._given[name]
+        raise ValueError(f"no engine {name!r} in this process; known: {', '.join(ENGINE_NAMES)}")
+
+    def describe(self, name: str) -> str:
+        """What the CLI prints while it loads the engine."""
+        if name == "llm":
+            return f"{self.settings.backend} backend ({self.settings.model or 'default model'})"
+        return ENGINE_NAMES.get(name, name)
 
     @property
     def llm_loaded(self) -> bool:
@@ -137,6 +163,13 @@ class JobEngines:
         if self._embedder is None:
             self._embedder = self._engines.embedder()
         return self._embedder
+
+    def get(self, name: str):
+        if name == "llm":
+            return self.llm()
+        if name == "embedder":
+            return self.embedder()
+        return self._engines.get(name)
 
     def cost_so_far(self) -> dict:
         stage = StageCost.from_usage("so far", time.perf_counter() - self._t0,

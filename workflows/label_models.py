@@ -1,5 +1,5 @@
-"""The feature-labelling workflow's contract: its request, config and result models, stages, input
-checks and engine needs. The service's schemas come from these; pydantic only, so the HTTP client
+"""The feature-labelling workflow's contract: its request, config, result and limits models, stages,
+input checks and engine needs (its CLI, page and examples are in :mod:`hypodisc.workflows.label_surfaces`). The service's schemas come from these; pydantic only, so the HTTP client
 imports it without the computation (that is :mod:`hypodisc.workflows.label_features`)."""
 
 from __future__ import annotations
@@ -10,7 +10,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from hypodisc.datasets.feature_records import FeatureInputError, FeatureRecord, check_unique_ids
-from hypodisc.workflows.contract import Limits, Needs, Workflow
+from hypodisc.workflows.contract import Needs, Workflow
+from hypodisc.workflows.label_surfaces import LABEL_SURFACES
 from hypodisc.workflows.cost import Cost
 
 ScorerName = Literal["detection", "fuzzing", "embedding", "simulation"]
@@ -184,6 +185,14 @@ class LabelResult(BaseModel):
     warnings: list[str] = []
 
 
+class LabelLimits(BaseModel):
+    """What the service accepts in one labelling job (None: unlimited); ``HYPODISC_SERVICE_<NAME>`` sets each."""
+
+    max_features_per_job: int | None = Field(2_000, ge=1, description="features in one label-features job")
+    max_examples_per_feature: int | None = Field(5_000, ge=1, description="activation examples of one feature")
+    max_text_chars: int | None = Field(20_000, ge=1, description="longest single text")
+
+
 class LabelStage(StrEnum):
     """Progress stages of a feature-labelling job, in order."""
 
@@ -199,7 +208,7 @@ def label_needs(req: LabelRequest) -> Needs:
                  embedder="embedding" in req.config.scorers)
 
 
-def check_labels(req: LabelRequest, limits: Limits) -> None:
+def check_labels(req: LabelRequest, limits: LabelLimits) -> None:
     if not req.features:
         raise FeatureInputError("no features given: give at least one feature record", code="no_features")
     most = min(req.config.max_features, limits.max_features_per_job or req.config.max_features)
@@ -224,4 +233,5 @@ LABEL_FEATURES = Workflow(
             "explanation on held-out examples beside a borrowed-explanation control and an always-no baseline",
     request_model=LabelRequest, config_model=LabelConfig, result_model=LabelResult, stages=LabelStage,
     stage_spans={LabelStage.EXPLAIN: (0.0, 0.35), LabelStage.SCORE: (0.35, 1.0)},
-    needs=label_needs, check=check_labels, runner="hypodisc.workflows.label_features:run_label_job")
+    needs=label_needs, limits=LabelLimits, check=check_labels,
+    runner="hypodisc.workflows.label_features:run_label_job", surfaces=LABEL_SURFACES)
