@@ -91,11 +91,7 @@ def _param(p: CliParam) -> inspect.Parameter:
     if not p.flags:
         info = typer.Argument(help=p.help, metavar=p.metavar, show_default=False)
     else:
-        flags = p.flags
-        if p.type is bool:  # an on-only flag, as the existing commands spell them
-            info = typer.Option(*flags, help=p.help, is_flag=True)
-        else:
-            info = typer.Option(*flags, help=p.help, metavar=p.metavar)
+        info = typer.Option(*p.flags, help=p.help, metavar=p.metavar)  # a bool with one flag is on-only
     default = inspect.Parameter.empty if p.default is REQUIRED else p.default
     return inspect.Parameter(p.name, inspect.Parameter.KEYWORD_ONLY, default=default,
                              annotation=Annotated[p.type, info])

@@ -6,7 +6,7 @@ must each rebuild the same settings.
 Job size limits belong to the workflows (each declares a limits model); the settings hold them
 generically: every limit any workflow declares is one setting (``HYPODISC_SERVICE_MAX_TEXT_CHARS``), shared
 by the workflows that declare a limit of that name, and ``limits`` overrides one workflow's
-(``HYPODISC_SERVICE_LIMITS='{"label-features": {"max_text_chars": 500}}'``).
+(``HYPODISC_SERVICE_LIMITS='{"<workflow>": {"<limit>": 500}}'``).
 """
 
 from __future__ import annotations

@@ -4,6 +4,7 @@ Fast lane: no model is loaded (the OpenAPI document is the committed one, which
 test_openapi.py keeps equal to what the code generates).
 """
 
+import inspect
 import json
 import re
 import subprocess
@@ -23,7 +24,7 @@ pytestmark = pytest.mark.fast  # no model: `make test-fast`
 
 ROOT = Path(__file__).resolve().parents[1]
 OPENAPI = json.loads((ROOT / "openapi.json").read_text())
-APP_JS = (ROOT / "service" / "static" / "app.js").read_text()
+STATIC = ROOT / "service" / "static" / "workflows"
 
 
 def _ref_name(schema: dict) -> str:
@@ -32,6 +33,7 @@ def _ref_name(schema: dict) -> str:
 
 @pytest.mark.parametrize("name", list(WORKFLOWS))
 def test_every_workflow_has_a_cli_command_route_client_helper_and_page_renderer(name):
+    """Each surface comes from the declaration: nothing is written by hand per workflow outside its modules."""
     wf = WORKFLOWS[name]
     assert name in get_command(app).commands, f"no `hypodisc {name}` command"
     post = OPENAPI["paths"][f"/v1/jobs/{name}"]["post"]
@@ -39,9 +41,26 @@ def test_every_workflow_has_a_cli_command_route_client_helper_and_page_renderer(
     result = OPENAPI["paths"]["/v1/jobs/{job_id}/result"]["get"]["responses"]["200"]["content"]["application/json"]
     assert result["schema"]["discriminator"]["propertyName"] == "workflow"
     assert result["schema"]["discriminator"]["mapping"][name].endswith("/" + wf.result_model.__name__)
-    assert callable(getattr(Client, "submit_" + name.replace("-", "_"), None)), "no typed client helper"
-    renderers = re.search(r"const RENDERERS = \{(.*?)\};", APP_JS, re.S)
-    assert renderers and re.search(rf'"{re.escape(name)}"\s*:', renderers.group(1)), "no page renderer"
+    helper = getattr(Client, "submit_" + name.replace("-", "_"), None)
+    assert callable(helper), "no generated client shortcut"
+    assert list(inspect.signature(helper).parameters)[1:] == [
+        n for n, f in wf.request_model.model_fields.items() if f.is_required()] + [
+        n for n, f in wf.request_model.model_fields.items() if not f.is_required()]
+    script = (STATIC / wf.surfaces.page.script).read_text()
+    assert re.search(rf'hypodisc\.register\("{re.escape(name)}"', script), "no page renderer"
+
+
+def test_the_page_core_cli_and_client_name_no_workflow():
+    """Per-workflow code lives with the workflow: the shared surfaces mention no workflow by name."""
+    core = {"service/static/app.js": ROOT / "service" / "static" / "app.js",
+            "service/templates/job.html": ROOT / "service" / "templates" / "job.html",
+            "service/templates/index.html": ROOT / "service" / "templates" / "index.html",
+            "core/client.py": ROOT / "core" / "client.py", "core/cli_workflows.py": ROOT / "core" / "cli_workflows.py",
+            "service/runner.py": ROOT / "service" / "runner.py", "service/settings.py": ROOT / "service" / "settings.py"}
+    for label, path in core.items():
+        text = path.read_text()
+        for name in WORKFLOWS:
+            assert not re.search(rf'["\'/]{re.escape(name)}["\'/]', text), f"{label} names the {name} workflow"
 
 
 def test_schema_names_are_unique_across_workflows():
@@ -68,6 +87,9 @@ def test_input_checks_carry_a_stable_code_and_status():
     diff = WORKFLOWS["diff"]
     with pytest.raises(InputRejected) as small:
         diff.check(diff.parse({"a": ["x"] * 8, "b": ["", "y"]}), NoLimits())
+    with pytest.raises(InputRejected) as unlimited:
+        diff.check(diff.parse({"a": ["x"] * 8, "b": ["", "y"]}), diff.unlimited())
+    assert unlimited.value.code == "corpus_too_small"
     assert (small.value.code, small.value.status) == ("corpus_too_small", 422)
     with pytest.raises(InputRejected) as bad:
         diff.parse({"a": "not a list", "b": []})

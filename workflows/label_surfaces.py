@@ -103,5 +103,6 @@ LABEL_SURFACES = Surfaces(
         outputs=(NEURONPEDIA,),
         commands="hypodisc.workflows.label_commands:register"),
     page=PageSpec(script="label-features.js", section="label-features.html"),
-    examples=Examples(valid=_valid, invalid=lambda: {"features": []}, invalid_code="no_features",
+    examples=Examples(valid=_valid, invalid=lambda: {"features": [_feature("f/x", "a", "b"), _feature("f/x", "c", "d")]},
+                      invalid_code="duplicate_feature_id",
                       volatile=frozenset({"cost", "seconds", "features_per_hour"})))
