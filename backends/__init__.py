@@ -9,9 +9,11 @@ from hypodisc.backends.base import (
     ContinuationScore,
     Generation,
     GenerationParams,
+    ImagePart,
     LLMBackend,
     Message,
     Prompt,
+    TextPart,
     Usage,
 )
 from hypodisc.backends.model_catalog import DEFAULT_LLM, MODELS, get_spec
@@ -20,7 +22,8 @@ from hypodisc.config import Settings
 from hypodisc.errors import ConfigError, ModelNotInstalledError, UnknownModelError
 
 __all__ = [
-    "Chat", "ContinuationScore", "Generation", "GenerationParams", "LLMBackend", "Message", "Prompt", "Usage",
+    "Chat", "ContinuationScore", "Generation", "GenerationParams", "ImagePart", "LLMBackend", "Message", "Prompt",
+    "TextPart", "Usage",
     "load_backend", "resolve_model_for",
 ]
 

@@ -12,14 +12,39 @@ import operator
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, TypedDict, runtime_checkable
+from typing import Literal, Protocol, runtime_checkable
+
+# typing_extensions' TypedDict, not typing's: pydantic validates only the former on Python < 3.12
+from typing_extensions import Required, TypedDict
 
 from hypodisc.errors import PromptTooLongError
 
 
+class TextPart(TypedDict):
+    type: Literal["text"]
+    text: str
+
+
+class ImagePart(TypedDict, total=False):
+    """An image in a chat turn: exactly one of ``data`` (the file's bytes), ``path`` (a local file) or
+    ``url`` (a ``data:image/...;base64,...`` URL). ``media_type`` names the format of ``data`` or ``path``
+    when its bytes or suffix do not tell. :mod:`hypodisc.backends.chat_content` reads these."""
+
+    type: Required[Literal["image"]]
+    data: bytes
+    path: str
+    url: str
+    media_type: str
+
+
+ContentPart = TextPart | ImagePart
+
+
 class Message(TypedDict):
     role: str  # "system" | "user" | "assistant"
-    content: str
+    #: text, or parts (OpenAI style) when the turn carries images; only multimodal backends take images,
+    #: the others refuse them with UnsupportedInputError
+    content: str | list[ContentPart]
 
 
 Chat = Sequence[Message]

@@ -22,6 +22,7 @@ import numpy as np
 
 from hypodisc.backends.llamacpp_probe import ensure_llamacpp_runs, not_installed
 from hypodisc.backends.base import ContinuationScore, Generation, GenerationParams, Prompt, Usage, check_fits, paired
+from hypodisc.backends.chat_content import text_only
 from hypodisc.backends.prefix import common_prefix_len, prefix_order
 from hypodisc.backends.yesno import p_yes, variant_token_ids
 from hypodisc.errors import BackendUnavailableError, ModelIntegrityError
@@ -153,7 +154,11 @@ class LlamaCppBackend:
         return self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=special)
 
     def render(self, prompt: Prompt) -> str:
-        """Chat -> text with the GGUF's template (assistant turn opened); text -> itself."""
+        """Chat -> text with the GGUF's template (assistant turn opened); text -> itself.
+
+        A text GGUF cannot see images: a chat with one is refused here, where every prompt passes.
+        """
+        prompt = text_only(prompt, self.name)
         if isinstance(prompt, str):
             return prompt
         return self._formatter(messages=list(prompt)).prompt

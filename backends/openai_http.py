@@ -19,6 +19,7 @@ import httpx
 
 from hypodisc.backends.base import (ContinuationScore, Generation, GenerationParams, Prompt, Usage, YES_NO_TOP_K,
                                     paired)
+from hypodisc.backends.chat_content import openai_messages
 from hypodisc.backends.yesno import p_yes_from_top_logprobs
 from hypodisc.errors import BackendResponseError, BackendUnavailableError, PromptTooLongError
 
@@ -119,8 +120,9 @@ class OpenAIBackend:
     def _complete(self, prompt: Prompt, **params: Any) -> dict:
         if isinstance(prompt, str):
             return self._count(self._request("POST", "/completions", {"model": self.model, "prompt": prompt, **params}))
+        # images go as data: URLs in OpenAI's vision form; a server whose model cannot see them says so (4xx)
         return self._count(self._request("POST", "/chat/completions",
-                                         {"model": self.model, "messages": list(prompt), **params}))
+                                         {"model": self.model, "messages": openai_messages(prompt), **params}))
 
     # -- protocol --------------------------------------------------------
     def generate(self, prompts: Sequence[Prompt], params: GenerationParams) -> list[Generation]:

@@ -12,10 +12,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from hypodisc.backends.base import ContinuationScore, Generation, GenerationParams, Prompt, Usage, check_fits, paired
+from hypodisc.backends.chat_content import text_only
 
 
 def render(prompt: Prompt) -> str:
-    """A chat as ``role: content`` lines; a raw prompt as itself."""
+    """A chat as ``role: content`` lines; a raw prompt as itself. Its rules read text: an image is refused."""
+    prompt = text_only(prompt, ScriptedBackend.name)
     if isinstance(prompt, str):
         return prompt
     return "\n".join(f"{m['role']}: {m['content']}" for m in prompt)

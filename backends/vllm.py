@@ -1,9 +1,11 @@
 """The production path: vLLM's in-process engine on a GPU (or its CPU build).
 
 Prompts are token ids rendered with the model's own chat template, so every
-backend sees the same text. Automatic prefix caching is on: the verifier puts the
-shared instruction and hypothesis before the varying text, so a batch of
-judgments for one hypothesis reuses one cached prefix.
+backend sees the same text; a chat with images goes through ``LLM.chat`` in
+OpenAI form instead, so a multimodal model's own processor places them.
+Automatic prefix caching is on: the verifier puts the shared instruction and
+hypothesis before the varying text, so a batch of judgments for one hypothesis
+reuses one cached prefix.
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ from pathlib import Path
 
 from hypodisc.backends.base import (ContinuationScore, Generation, GenerationParams, Prompt, Usage, YES_NO_TOP_K,
                                     check_fits, paired)
+from hypodisc.backends.chat_content import has_images, openai_messages, text_only
 from hypodisc.backends.yesno import p_yes, variant_token_ids
-from hypodisc.errors import BackendUnavailableError
+from hypodisc.errors import BackendUnavailableError, UnsupportedInputError
 
 #: Top-k logprobs requested for the yes/no token; yes/no spellings rank far inside this.
 
@@ -52,6 +55,8 @@ class VLLMBackend:
         return int(self._llm.llm_engine.model_config.max_model_len)
 
     def render(self, prompt: Prompt) -> str:
+        """Text of a prompt without images (text parts joined); chats with images never come here."""
+        prompt = text_only(prompt, self.name)
         if isinstance(prompt, str):
             return prompt
         return self._tok.apply_chat_template(list(prompt), add_generation_prompt=True, tokenize=False)
@@ -71,27 +76,46 @@ class VLLMBackend:
                        completion_tokens=sum(len(c.token_ids) for o in outs for c in o.outputs))
         return outs
 
-    def generate(self, prompts: Sequence[Prompt], params: GenerationParams) -> list[Generation]:
-        token_lists = [self._prompt_tokens(p) for p in prompts]
+    def _run_prompts(self, prompts: Sequence[Prompt], params, extra: int, what: str) -> list[tuple[object, int]]:
+        """(vLLM output, prompt tokens) per prompt, in order. Prompts without images go in as token ids
+        rendered here (checked against the context first); chats with images go through ``LLM.chat`` in
+        OpenAI form, so the model's processor turns each image into its tokens (vLLM checks the length)."""
+        imaged = [i for i, p in enumerate(prompts) if has_images(p)]
+        if imaged and not getattr(self._llm.llm_engine.model_config, "is_multimodal_model", True):
+            raise UnsupportedInputError(
+                f"the vllm backend's model {self.model} reads text only and this chat has an image: "
+                "images need a multimodal model", fix="load a vision-language model, or send text only")
+        plain = sorted(set(range(len(prompts))) - set(imaged))
+        token_lists = [self._prompt_tokens(prompts[i]) for i in plain]
         for t in token_lists:
-            self._check_fits(len(t), params.max_tokens, "prompt plus max_tokens")
+            self._check_fits(len(t), extra, what)
+        out: list[tuple[object, int]] = [(None, 0)] * len(prompts)
+        if plain:
+            for i, t, o in zip(plain, token_lists, self._run(token_lists, params)):
+                out[i] = (o, len(t))
+        if imaged:
+            outs = self._llm.chat([openai_messages(prompts[i]) for i in imaged], params, use_tqdm=False)
+            for i, o in zip(imaged, outs):
+                out[i] = (o, len(o.prompt_token_ids or ()))
+            self.usage.add(calls=len(imaged), prompt_tokens=sum(out[i][1] for i in imaged),
+                           completion_tokens=sum(len(c.token_ids) for o in outs for c in o.outputs))
+        return out
+
+    def generate(self, prompts: Sequence[Prompt], params: GenerationParams) -> list[Generation]:
         sp = self._vllm.SamplingParams(
             n=params.n, temperature=params.temperature, top_p=params.top_p, max_tokens=params.max_tokens,
             stop=list(params.stop) or None, seed=params.seed if params.seed is not None else self._seed,
         )
         return [
-            Generation(texts=[c.text for c in o.outputs], prompt_tokens=len(t),
+            Generation(texts=[c.text for c in o.outputs], prompt_tokens=n,
                        completion_tokens=sum(len(c.token_ids) for c in o.outputs))
-            for o, t in zip(self._run(token_lists, sp), token_lists)
+            for o, n in self._run_prompts(prompts, sp, params.max_tokens, "prompt plus max_tokens")
         ]
 
     def yes_no_probs(self, prompts: Sequence[Prompt]) -> list[float]:
-        token_lists = [self._prompt_tokens(p) for p in prompts]
-        for t in token_lists:
-            self._check_fits(len(t), 1, "yes/no prompt")
         sp = self._vllm.SamplingParams(max_tokens=1, temperature=0.0, logprobs=YES_NO_TOP_K)
         out = []
-        for o in self._run(token_lists, sp):
+        for o, _ in self._run_prompts(prompts, sp, 1, "yes/no prompt"):
             top = o.outputs[0].logprobs[0]  # {token_id: Logprob}
             out.append(p_yes([lp.logprob for tid, lp in top.items() if tid in self._yes_ids],
                              [lp.logprob for tid, lp in top.items() if tid in self._no_ids]))
@@ -99,6 +123,10 @@ class VLLMBackend:
         return out
 
     def continuation_logprobs(self, contexts: Sequence[Prompt], continuations: Sequence[str]) -> list[ContinuationScore]:
+        if any(has_images(c) for c in contexts):
+            raise UnsupportedInputError(
+                "the vllm backend scores continuations after text contexts only, and this context has an image",
+                fix="score continuations after a text context; images work with generate and yes/no judgments")
         pairs = [(self._prompt_tokens(c), list(self._tok.encode(k, add_special_tokens=False)))
                  for c, k in paired(contexts, continuations)]
         for c, k in pairs:

@@ -49,6 +49,10 @@ class BackendResponseError(HypodiscError):
     """A server answered, but not with what the protocol needs."""
 
 
+class UnsupportedInputError(HypodiscError):
+    """Input the chosen backend cannot take, such as an image for a text-only model (never silently dropped)."""
+
+
 class InputRejected(HypodiscError):
     """Input a workflow refuses, with a stable machine-readable ``code`` and the HTTP ``status`` it maps to.
 

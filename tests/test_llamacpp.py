@@ -6,7 +6,7 @@ import pytest
 
 from hypodisc.backends import GenerationParams
 from hypodisc.backends.selfcheck import run_selfcheck
-from hypodisc.errors import BackendUnavailableError, PromptTooLongError
+from hypodisc.errors import BackendUnavailableError, PromptTooLongError, UnsupportedInputError
 
 from contract import assert_contract
 
@@ -25,6 +25,19 @@ def test_selfcheck_counts_only_its_own_usage(smol):
 def test_chat_template_comes_from_the_gguf(smol):
     text = smol.render([{"role": "user", "content": "hi"}])
     assert "<|im_start|>user\nhi<|im_end|>" in text and text.endswith("<|im_start|>assistant\n")
+
+
+def test_a_text_gguf_refuses_images_and_reads_text_parts_as_text(smol):
+    image = [{"role": "user", "content": [{"type": "text", "text": "What is this?"},
+                                          {"type": "image", "data": b"\x89PNG\r\n\x1a\n"}]}]
+    before = smol.usage.snapshot()
+    for call in (lambda: smol.generate([image], GenerationParams(max_tokens=4)), lambda: smol.yes_no_probs([image]),
+                 lambda: smol.continuation_logprobs([image], [" A"])):
+        with pytest.raises(UnsupportedInputError, match="the llamacpp backend reads text only .* multimodal backend"):
+            call()
+    assert smol.usage.as_dict() == before.as_dict()
+    parts = [{"role": "user", "content": [{"type": "text", "text": "Is water wet?"}, {"type": "text", "text": "Yes or No."}]}]
+    assert smol.render(parts) == smol.render([{"role": "user", "content": "Is water wet?\nYes or No."}])
 
 
 def test_prefix_reuse_does_not_change_scores(smol):

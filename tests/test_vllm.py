@@ -62,3 +62,40 @@ def test_openai_prompt_too_long(served):
 
     with pytest.raises(PromptTooLongError, match="127.0.0.1"):
         served.yes_no_probs([[{"role": "user", "content": "word " * 3000}]])
+
+
+_IMAGE_CHECK = """
+from hypodisc.backends.base import GenerationParams
+from hypodisc.backends.vllm import VLLMBackend
+from hypodisc.errors import UnsupportedInputError
+
+def main(model):
+    llm = VLLMBackend(model, gpu_memory_utilization=0.3, max_model_len=2048, enforce_eager=True)
+    params = GenerationParams(max_tokens=8)
+    parts = [{"role": "user", "content": [{"type": "text", "text": "Name a colour."}]}]
+    text = [{"role": "user", "content": "Name a colour."}]
+    assert llm.generate([parts], params)[0].texts == llm.generate([text], params)[0].texts
+    image = [{"role": "user", "content": [{"type": "text", "text": "What is this?"},
+                                          {"type": "image", "data": b"\\x89PNG\\r\\n\\x1a\\n"}]}]
+    for call in (lambda: llm.generate([text, image], params), lambda: llm.continuation_logprobs([image], [" A"])):
+        try:
+            call()
+        except UnsupportedInputError as exc:
+            print("refused:", exc)
+        else:
+            raise AssertionError("an image reached a text-only model")
+
+if __name__ == "__main__":  # vLLM's engine starts worker processes by spawning
+    import sys
+    main(sys.argv[1])
+"""
+
+
+def test_vllm_engine_reads_text_parts_and_refuses_images_for_a_text_model(vllm_python, smol_hf, tmp_path):
+    script = tmp_path / "image_check.py"
+    script.write_text(_IMAGE_CHECK)
+    proc = subprocess.run([str(vllm_python), str(script), str(smol_hf)], capture_output=True, text=True,
+                          timeout=900, cwd="/tmp")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "refused: the vllm backend's model" in proc.stdout and "multimodal model" in proc.stdout
+    assert "refused: the vllm backend scores continuations after text contexts only" in proc.stdout

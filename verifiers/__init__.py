@@ -1,6 +1,17 @@
-"""Verifiers: check a hypothesis against many texts and rank by statistics."""
+"""Verifiers: check a hypothesis against many texts and rank by statistics.
 
-from hypodisc.verifiers.llm_judge import LLMJudge, judge_prompt
-from hypodisc.verifiers.pair_stats import HypothesisScore, rank_on_pair
+``from hypodisc.verifiers import LLMJudge`` still works, but importing this package loads nothing
+heavy: the HTTP client reaches the scorers' report models (feature_reports.py) without numpy or scipy.
+"""
 
-__all__ = ["LLMJudge", "judge_prompt", "HypothesisScore", "rank_on_pair"]
+import importlib
+
+_EXPORTS = {"LLMJudge": "hypodisc.verifiers.llm_judge", "judge_prompt": "hypodisc.verifiers.llm_judge",
+            "HypothesisScore": "hypodisc.verifiers.pair_stats", "rank_on_pair": "hypodisc.verifiers.pair_stats"}
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(_EXPORTS[name]), name)

@@ -8,7 +8,6 @@ representative-sample classifier and near-duplicate removal.
 
 from __future__ import annotations
 
-import sys
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -19,40 +18,27 @@ import numpy as np
 
 from hypodisc.backends.hf_load import hub_offline
 from hypodisc.errors import BackendUnavailableError
+from hypodisc.verifiers.sentence_encoder import SentenceEncoder
 
 DEFAULT_EMBEDDER = "minilm"
 
 
-def _without_repo_root_on_path():
-    """sys.path minus any entry that is this source checkout's root.
-
-    The checkout has a top-level ``datasets/`` folder (installed as ``hypodisc.datasets``);
-    with the repo root on sys.path (``python -c`` run from it) that folder shadows Hugging
-    Face ``datasets`` and breaks the sentence-transformers import.
-    """
-    root = Path(__file__).resolve().parents[1]
-    shadowing = {"", ".", str(root)} if Path.cwd().resolve() == root else {str(root)}
-    return [p for p in sys.path if p not in shadowing]
-
-
 class Embedder:
-    """Unit-norm sentence embeddings from a local sentence-transformers directory (never the hub)."""
+    """Unit-norm sentence embeddings from a local sentence-transformers directory (never the hub).
+
+    Read through :class:`SentenceEncoder` (transformers alone), so loading it never imports ``datasets``.
+    """
 
     def __init__(self, path: str | Path, batch_size: int = 32, cache_size: int = 50_000):
-        saved = sys.path[:]
-        sys.path[:] = _without_repo_root_on_path()
         try:
-            from sentence_transformers import SentenceTransformer
             from transformers.utils import logging as hf_logging
         except ImportError as exc:  # pragma: no cover - depends on the install
-            raise BackendUnavailableError("sentence-transformers is not installed",
+            raise BackendUnavailableError("transformers is not installed",
                                           fix="pip install 'hypodisc[embed]' (and torch==2.13.0 on CPU)") from exc
-        finally:
-            sys.path[:] = saved
         hf_logging.disable_progress_bar()  # no "Loading weights" bars in CLI output
         self.path = Path(path)
         with hub_offline():  # never the hub, whatever the environment says; restored afterwards
-            self.model = SentenceTransformer(str(self.path), device="cpu", local_files_only=True)
+            self.model = SentenceEncoder(self.path)
         self.batch_size = batch_size
         self.calls = 0  # texts actually embedded (cache misses), for cost accounting
         self.cache_size = cache_size
@@ -67,8 +53,7 @@ class Embedder:
             todo = list(dict.fromkeys(t for t in texts if t not in self._cache))
             for lo in range(0, len(todo), self.batch_size * 4):
                 chunk = todo[lo: lo + self.batch_size * 4]
-                vecs = self.model.encode(chunk, batch_size=self.batch_size, normalize_embeddings=True,
-                                         convert_to_numpy=True, show_progress_bar=False).astype(np.float32)
+                vecs = self.model.encode(chunk, batch_size=self.batch_size)
                 for t, v in zip(chunk, vecs):
                     self._cache[t] = v
                 self.calls += len(chunk)
@@ -83,7 +68,7 @@ class Embedder:
 
     @property
     def dim(self) -> int:
-        return int(self.model.get_sentence_embedding_dimension())
+        return self.model.dim
 
 
 class HashingEmbedder:

@@ -129,7 +129,7 @@ DIFF_SURFACES = Surfaces(
         title=_title,
         help="Discover what is more often true of corpus A than of corpus B (D5-style), with held-out statistics.",
         flags={"top_k": ("--top", "--top-k"), "n_candidates": ("--candidates", "--n-candidates")},
-        commands="hypodisc.workflows.diff_commands:register"),
+        commands="hypodisc.cli_demo:register"),
     page=PageSpec(script="diff.js", section="diff.html", form="diff_form.html"),
     examples=Examples(valid=_valid, invalid=_invalid, invalid_code="corpus_too_small",
                       volatile=frozenset({"cost", "warnings"}), reply=scripted_reply))

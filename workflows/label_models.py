@@ -10,6 +10,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from hypodisc.datasets.feature_records import FeatureInputError, FeatureRecord, check_unique_ids
+from hypodisc.verifiers.feature_reports import Metric, ScoredExample, ScoreReport  # re-exported: part of this contract
 from hypodisc.workflows.contract import Needs, Workflow
 from hypodisc.workflows.label_surfaces import LABEL_SURFACES
 from hypodisc.workflows.cost import Cost
@@ -78,32 +79,6 @@ class LabelRequest(BaseModel):
     explanations: dict[str, str] | None = Field(
         None, description="feature_id -> explanation to score instead of writing one")
     config: LabelConfig = LabelConfig()
-
-
-class ScoredExample(BaseModel):
-    text: str
-    truth: float
-    prediction: float
-
-
-class Metric(BaseModel):
-    value: float
-    ci_low: float
-    ci_high: float
-
-
-class ScoreReport(BaseModel):
-    """A score, its CI, the other metrics and what each test example got."""
-
-    scorer: str
-    metric: str
-    score: float
-    ci_low: float
-    ci_high: float
-    metrics: dict[str, Metric]
-    n_positive: int
-    n_negative: int
-    breakdown: list[ScoredExample] = []
 
 
 class ExplanationCandidate(BaseModel):

@@ -101,7 +101,7 @@ LABEL_SURFACES = Surfaces(
         help="Explain what each feature responds to, and score the explanation on held-out examples with controls.",
         exclude=frozenset({"max_features"}),  # --max-features truncates the input (FEATURES) instead
         outputs=(NEURONPEDIA,),
-        commands="hypodisc.workflows.label_commands:register"),
+        commands="hypodisc.cli_features:register"),
     page=PageSpec(script="label-features.js", section="label-features.html"),
     examples=Examples(valid=_valid, invalid=lambda: {"features": [_feature("f/x", "a", "b"), _feature("f/x", "c", "d")]},
                       invalid_code="duplicate_feature_id",

@@ -1,4 +1,4 @@
-"""``hypodisc demo``: the diff workflow on a bundled pair. A CLI extra the diff declaration names
+"""``hypodisc demo``: the diff workflow on a bundled pair. A CLI extra (entry-point layer) that the diff declaration names
 (``CliSpec.commands``); imported only by the CLI."""
 
 from __future__ import annotations

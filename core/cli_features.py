@@ -1,5 +1,6 @@
 """``hypodisc features collect|demo``: real feature activations from local models, and the feature demo.
-A CLI extra the label-features declaration names (``CliSpec.commands``); imported only by the CLI."""
+A CLI extra (entry-point layer) that the label-features declaration names (``CliSpec.commands``);
+imported only by the CLI."""
 
 from __future__ import annotations
 
