@@ -10,18 +10,13 @@ A text ends with, which the literal-word candidate names).
 from __future__ import annotations
 
 import re
-import threading
-import time
 
 import numpy as np
 import pytest
-import uvicorn
 
-from conftest import free_port
 from hypodisc.backends.scripted import ScriptedBackend
-from hypodisc.client import Client, ServiceError
+from hypodisc.client import ServiceError
 from hypodisc.config import Settings
-from hypodisc.service.app import create_app
 from hypodisc.service.settings import ServiceSettings
 from hypodisc.service.job_store import JobStore
 from hypodisc.verifiers.embedding import HashingEmbedder
@@ -30,6 +25,7 @@ from hypodisc.workflows.diff import run_diff, run_null_check
 from hypodisc.workflows.diff_models import DiffConfig, DiffRequest, DiffResult, DiffStage
 from hypodisc.workflows.engines import Engines
 from hypodisc.workflows.registry import WORKFLOWS
+from workflow_checks import serve
 
 pytestmark = pytest.mark.fast
 
@@ -110,20 +106,8 @@ def service(tmp_path):
     """A real uvicorn server in this process, over SQLite, with the scripted engines."""
     store = JobStore(f"sqlite:///{tmp_path / 'jobs.db'}")
     engines = Engines(Settings(home=tmp_path), llm=scripted(), embedder=HashingEmbedder())
-    app = create_app(ServiceSettings(concurrency=1, auth=False), Settings(home=tmp_path), store=store,
-                     engines=engines)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
-    with Client(f"http://127.0.0.1:{port}") as client:
+    with serve(engines, store, tmp_path, lease_s=ServiceSettings().lease_s) as (client, _):
         yield client
-    server.should_exit = True
-    thread.join(10)
     store.close()
 
 
