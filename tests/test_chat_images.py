@@ -2,9 +2,6 @@
 server), text-only backends refuse them with one error, and text-only chats go out as before."""
 
 import base64
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from pydantic import TypeAdapter
@@ -14,6 +11,8 @@ from hypodisc.backends.chat_content import has_images, image_data_url, openai_me
 from hypodisc.backends.openai_http import OpenAIBackend
 from hypodisc.backends.scripted import ScriptedBackend, render
 from hypodisc.errors import UnsupportedInputError
+
+from loopback import LoopbackJSONServer
 
 pytestmark = pytest.mark.fast  # no model: `make test-fast`
 
@@ -28,53 +27,27 @@ def image_chat(**image) -> list[Message]:
                                          {"type": "image", **image}]}]
 
 
-class _RecordingServer:
-    """A real OpenAI-compatible HTTP server on loopback that keeps every request body it is sent."""
-
-    REPLY = {"choices": [{"message": {"role": "assistant", "content": "a red dot"},
-                          "logprobs": {"content": [{"token": "Yes", "logprob": -0.1, "top_logprobs": [
-                              {"token": "Yes", "logprob": -0.1}, {"token": "No", "logprob": -2.4}]}]}}],
-             "usage": {"prompt_tokens": 30, "completion_tokens": 3}}
-
-    def __init__(self):
-        outer, self.bodies = self, []
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):
-                self._send({"data": [{"id": "vision-model", "max_model_len": 8192}]})
-
-            def do_POST(self):
-                outer.bodies.append((self.path, json.loads(self.rfile.read(int(self.headers["content-length"])))))
-                self._send(outer.REPLY)
-
-            def _send(self, payload):
-                data = json.dumps(payload).encode()
-                self.send_response(200)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
+#: what the loopback server answers every chat request with: a reply and Yes/No logprobs
+REPLY = {"choices": [{"message": {"role": "assistant", "content": "a red dot"},
+                      "logprobs": {"content": [{"token": "Yes", "logprob": -0.1, "top_logprobs": [
+                          {"token": "Yes", "logprob": -0.1}, {"token": "No", "logprob": -2.4}]}]}}],
+         "usage": {"prompt_tokens": 30, "completion_tokens": 3}}
 
 
 @pytest.fixture
 def served():
-    with _RecordingServer() as server:
+    bodies = []
+
+    def respond(method, path, body):
+        """Keep every request body a real OpenAI-compatible server would be sent."""
+        if method == "GET":
+            return 200, {"data": [{"id": "vision-model", "max_model_len": 8192}]}, {}
+        bodies.append((path, body))
+        return 200, REPLY, {}
+
+    with LoopbackJSONServer(respond) as server:
         backend = OpenAIBackend(server.url, "auto", max_retries=0)
-        yield backend, server.bodies
+        yield backend, bodies
         backend.close()
 
 

@@ -9,6 +9,7 @@ from hypodisc.backends.openai_http import OpenAIBackend
 from hypodisc.errors import BackendUnavailableError
 
 from conftest import free_port
+from loopback import LoopbackJSONServer
 
 
 def test_unreachable_server_names_url_and_is_bounded():
@@ -21,54 +22,22 @@ def test_unreachable_server_names_url_and_is_bounded():
     assert time.monotonic() - t0 < 10  # 0.5 s + 1 s of back-off, bounded
 
 
-class _FlakyServer:
+class _FlakyServer(LoopbackJSONServer):
     """A real HTTP server on loopback that fails the first ``fail`` requests with ``status``."""
 
     def __init__(self, fail: int, status: int, body: dict, headers: dict | None = None):
-        import json
-        import threading
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-        outer = self
         self.requests = 0
         self.times: list[float] = []
         lock = threading.Lock()
 
-        class Handler(BaseHTTPRequestHandler):
-            def _reply(self):
-                with lock:
-                    outer.requests += 1
-                    outer.times.append(time.monotonic())
-                    failing = outer.requests <= fail
-                length = int(self.headers.get("content-length") or 0)
-                self.rfile.read(length)
-                code, payload = (status, {"error": "boom"}) if failing else (200, body)
-                data = json.dumps(payload).encode()
-                self.send_response(code)
-                for name, value in (headers or {}).items() if failing else ():
-                    self.send_header(name, value)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+        def respond(method, path, request):
+            with lock:
+                self.requests += 1
+                self.times.append(time.monotonic())
+                failing = self.requests <= fail
+            return (status, {"error": "boom"}, headers or {}) if failing else (200, body, {})
 
-            do_GET = do_POST = _reply
-
-            def log_message(self, *args):
-                pass
-
-        class Server(ThreadingHTTPServer):
-            request_queue_size = 128  # the default backlog of 5 resets connections under 32 concurrent clients
-
-        self.server = Server(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
+        super().__init__(respond)
 
 
 MODELS_BODY = {"data": [{"id": "m", "max_model_len": 1234}]}
