@@ -19,7 +19,8 @@ REPO = Path(__file__).resolve().parents[1]
 #: Lowest first. A module may import its own layer and any below it, never one above. The bare
 #: ``hypodisc`` is the package's __init__ only; every other module must fall under an entry here.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("core", ("hypodisc", "hypodisc.errors", "hypodisc.progress", "hypodisc.config", "hypodisc.files")),
+    ("core", ("hypodisc", "hypodisc.errors", "hypodisc.progress", "hypodisc.config", "hypodisc.files",
+              "hypodisc.lazy_exports")),
     ("backends", ("hypodisc.backends",)),
     ("datasets", ("hypodisc.datasets",)),
     ("proposers and verifiers", ("hypodisc.proposers", "hypodisc.verifiers")),

@@ -4,14 +4,10 @@
 heavy: the HTTP client reaches the scorers' report models (feature_reports.py) without numpy or scipy.
 """
 
-import importlib
+from hypodisc.lazy_exports import lazy_getattr
 
 _EXPORTS = {"LLMJudge": "hypodisc.verifiers.llm_judge", "judge_prompt": "hypodisc.verifiers.llm_judge",
             "HypothesisScore": "hypodisc.verifiers.pair_stats", "rank_on_pair": "hypodisc.verifiers.pair_stats"}
 __all__ = list(_EXPORTS)
 
-
-def __getattr__(name: str):
-    if name not in _EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(_EXPORTS[name]), name)
+__getattr__ = lazy_getattr(__name__, _EXPORTS)

@@ -4,7 +4,7 @@
 heavy: the HTTP client imports the workflows' schemas without scipy, scikit-learn or torch.
 """
 
-import importlib
+from hypodisc.lazy_exports import lazy_getattr
 
 _EXPORTS = {"run_diff": "hypodisc.workflows.diff", "run_null_check": "hypodisc.workflows.diff",
             "DiffConfig": "hypodisc.workflows.diff_models", "DiffResult": "hypodisc.workflows.diff_models",
@@ -13,8 +13,4 @@ _EXPORTS = {"run_diff": "hypodisc.workflows.diff", "run_null_check": "hypodisc.w
             "LabelConfig": "hypodisc.workflows.label_models", "LabelResult": "hypodisc.workflows.label_models"}
 __all__ = list(_EXPORTS)
 
-
-def __getattr__(name: str):
-    if name not in _EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(_EXPORTS[name]), name)
+__getattr__ = lazy_getattr(__name__, _EXPORTS)
