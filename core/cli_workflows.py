@@ -56,8 +56,9 @@ def config_options(workflow: Workflow) -> list[ConfigOption]:
     spec = workflow.surfaces.cli
     taken = {p.name for r in spec.inputs for p in r.params} | {o.param.name for o in spec.outputs}
     options = []
+    carried = {name for r in spec.inputs for name in r.config_fields}
     for name, f in workflow.config_model.model_fields.items():
-        if name in spec.exclude:
+        if name in spec.exclude or name in carried:
             continue
         if name in taken:
             raise ValueError(f"workflow {workflow.name}: config field {name!r} clashes with an input parameter; "
@@ -193,7 +194,10 @@ def request_args(workflow: Workflow, request: Mapping[str, Any], folder: Path) -
     for reader in workflow.surfaces.cli.inputs:
         args += reader.to_args(request, folder)
     options = {o.field: o for o in config_options(workflow)}
+    carried = {name for r in workflow.surfaces.cli.inputs for name in r.config_fields}
     for name, value in (request.get("config") or {}).items():
+        if name in carried:
+            continue
         o = options.get(name)
         if o is None:
             raise HypodiscError(f"config field {name!r} has no CLI option")

@@ -36,7 +36,8 @@ class ProposerConfig:
     max_retries: int = 2               # extra prompts when no usable candidate came back
 
 
-def _block(title: str, texts: Sequence[str], chars: int) -> str:
+def numbered_block(title: str, texts: Sequence[str], chars: int) -> str:
+    """A titled, numbered list of samples, each on one line and clipped to ``chars``."""
     lines = [f"{title}"]
     for i, t in enumerate(texts, 1):
         t = " ".join(t.split())
@@ -48,7 +49,7 @@ def proposer_prompt(a: Sequence[str], b: Sequence[str], goal: Goal | None, n: in
     goal_text = render_goal(goal)
     intro = f"Research goal: {goal_text}\n\n" if goal_text else ""
     user = (
-        f"{intro}{_block('Group A samples:', a, chars)}\n\n{_block('Group B samples:', b, chars)}\n\n"
+        f"{intro}{numbered_block('Group A samples:', a, chars)}\n\n{numbered_block('Group B samples:', b, chars)}\n\n"
         f"What sets the Group A samples apart from the Group B samples? Give {n} different answers, each a specific "
         "property of a single text (its topic, entities, events, purpose, tone or style) that holds for several Group A "
         f"samples and for few Group B samples{', guided by the research goal' if goal_text else ''}. Start each with a "

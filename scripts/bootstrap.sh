@@ -23,7 +23,14 @@ if [ ! -x .venv/bin/python ] || [ "$(cat $stamp 2>/dev/null)" != "$want" ]; then
   .venv/bin/pip install -q --disable-pip-version-check "torch==$TORCH_VERSION"
   # --force-reinstall of the one wheel: a venv holding a wheel built with other flags must not keep it.
   .venv/bin/pip install -q --disable-pip-version-check --no-deps --force-reinstall "$LLAMA_WHEEL"
-  .venv/bin/pip install -q --disable-pip-version-check "$LLAMA_WHEEL" "torch==$TORCH_VERSION" -e ".[test,embed,features]"
+  .venv/bin/pip install -q --disable-pip-version-check "$LLAMA_WHEEL" "torch==$TORCH_VERSION" -e ".[test,embed,features,images]"
+  # rapidocr depends on the GUI opencv-python; both write site-packages/cv2, so the last install wins.
+  # Headless last: the GUI build needs libGL, absent on CI hosts.
+  .venv/bin/pip install -q --disable-pip-version-check --no-deps --force-reinstall "$(.venv/bin/python - <<'PY'
+from importlib.metadata import version
+print(f"opencv-python-headless=={version('opencv-python-headless')}")
+PY
+)"
   echo "$want" > $stamp
 fi
 echo "[bootstrap] .venv ready"

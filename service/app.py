@@ -7,7 +7,7 @@ loop and FastAPI reads their annotations at definition time.)
 """
 
 import asyncio
-import json
+import inspect
 import logging
 import os
 import time
@@ -166,23 +166,29 @@ def _add_workflow_routes(app: FastAPI, name: str) -> None:
                       operation_id=f"submit_{name.replace('-', '_')}", responses=ERRORS)
 
 
-def _parse_upload(upload: UploadFile, name: str, field: str | None) -> list[str]:
-    from hypodisc.datasets import CorpusError, parse_texts
+def _add_upload_route(app: FastAPI, name: str) -> None:
+    """``POST /v1/jobs/<name>/files`` for a workflow that declares an upload form: its file and text fields
+    become multipart parameters (in the OpenAPI document too); its ``build`` turns them into a request."""
+    spec = WORKFLOWS[name]
+    upload = spec.surfaces.upload
+    if upload is None:
+        return
 
-    raw = upload.file.read()
-    try:
-        return parse_texts(raw, upload.filename or f"{name}.txt", field)
-    except CorpusError as exc:
-        raise ApiError(422, "bad_corpus_file", f"file {name}: {exc.message}") from None
+    def submit_files(request: Request, who: Caller, **fields: Any) -> JSONResponse:
+        files = {k: [(f.filename or k, f.file.read()) for f in fields[k]] for k in upload.files}
+        body = upload.build(files, {k: fields.get(k) for k in upload.forms})
+        return _submit(request, name, spec.parse(body), who)
 
-
-def _json_form(value: str | None, what: str) -> Any:
-    if value is None or not value.strip():
-        return None
-    try:
-        return json.loads(value)
-    except json.JSONDecodeError as exc:
-        raise ApiError(422, "malformed_json", f"form field {what} is not valid JSON: {exc.msg} at {exc.pos}") from None
+    kw = inspect.Parameter.KEYWORD_ONLY
+    submit_files.__signature__ = inspect.Signature(
+        [inspect.Parameter("request", kw, annotation=Request), inspect.Parameter("who", kw, annotation=CallerDep)]
+        + [inspect.Parameter(k, kw, annotation=Annotated[list[UploadFile], File(description=d)])
+           for k, d in upload.files.items()]
+        + [inspect.Parameter(k, kw, default=None, annotation=Annotated[str | None, Form(description=d)])
+           for k, d in upload.forms.items()])
+    app.add_api_route(f"/v1/jobs/{name}/files", submit_files, methods=["POST"], status_code=202,
+                      response_model=JobInfo, summary=upload.summary or f"Submit a {name} job as uploaded files",
+                      tags=["jobs"], operation_id=f"submit_{name.replace('-', '_')}_files", responses=ERRORS)
 
 
 def _config_defaults(config_model: type[BaseModel]):
@@ -229,22 +235,7 @@ def create_app(service: ServiceSettings | None = None, settings: Settings | None
 
     for name in WORKFLOWS:
         _add_workflow_routes(app, name)
-
-    @app.post("/v1/jobs/diff/files", status_code=202, response_model=JobInfo, tags=["jobs"],
-              summary="Submit a diff job with the corpora as uploaded files", responses=ERRORS)
-    def submit_diff_files(
-        request: Request, who: CallerDep,
-        a: Annotated[UploadFile, File(description="corpus A: .jsonl, .json, .csv or .txt")],
-        b: Annotated[UploadFile, File(description="corpus B: .jsonl, .json, .csv or .txt")],
-        field: Annotated[str | None, Form(description="JSON/CSV field holding the text (default: text)")] = None,
-        goal: Annotated[str | None, Form(description="research goal, free text")] = None,
-        hypotheses: Annotated[str | None, Form(description="JSON list of hypotheses to verify instead of proposing")] = None,
-        config: Annotated[str | None, Form(description="DiffConfig as JSON")] = None,
-    ) -> JobInfo:
-        body: dict[str, Any] = {"a": _parse_upload(a, "a", field), "b": _parse_upload(b, "b", field), "goal": goal,
-                                "hypotheses": _json_form(hypotheses, "hypotheses"),
-                                "config": _json_form(config, "config") or {}}
-        return _submit(request, "diff", WORKFLOWS["diff"].parse(body), who)
+        _add_upload_route(app, name)
 
     @app.get("/v1/jobs", response_model=JobList, tags=["jobs"], summary="List your jobs, newest first",
              responses=ERRORS)

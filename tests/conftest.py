@@ -143,3 +143,15 @@ def vllm_server(vllm_python, smol_hf):
     """A real `vllm serve` of SmolLM2 (HF copy) for the openai backend tests."""
     with vllm_serve(vllm_python, smol_hf) as base:
         yield base
+
+
+def tracing_model_or_skip(name: str):
+    """A local model loaded for attribution tracing, or a skip saying how to install it."""
+    pytest.importorskip("transformers")
+    pytest.importorskip("gguf")
+    from hypodisc.datasets.graph_tracing import load_tracing_model
+
+    try:
+        return load_tracing_model(name, HOME)
+    except Exception as exc:  # noqa: BLE001 - any missing-model error means: not installed here
+        pytest.skip(f"{name} GGUF not installed ({exc}); `hypodisc models install {name}` installs it")

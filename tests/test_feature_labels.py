@@ -178,8 +178,8 @@ def test_full_pipeline_with_an_llm_runs_every_scorer_and_control(smol, embedder,
     feats = planted_features(texts, RULES[:2], max_examples=24)
     seen = []
     cfg = LabelConfig(scorers=["detection", "fuzzing", "embedding", "simulation"], n_test_positive=3,
-                      n_test_negative=3, resamples=100, samples_per_view=2, n_validate=2, n_explain=4,
-                      views=["marked", "counts"])
+                      n_test_negative=3, resamples=100, samples_per_view=1, n_validate=2, n_explain=4,
+                      views=["marked", "counts"], abstraction=False, max_candidates=2)
     res = label_features(feats, cfg, backend=smol, embedder=embedder,
                          progress=lambda stage, done, total: seen.append((stage, done, total)))
     assert ("explain", 2, 2) in seen and ("score", 2, 2) in seen

@@ -26,7 +26,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("proposers and verifiers", ("hypodisc.proposers", "hypodisc.verifiers")),
     ("workflows", ("hypodisc.workflows",)),
     ("entry points", ("hypodisc.service", "hypodisc.cli", "hypodisc.cli_workflows", "hypodisc.cli_demo",
-                      "hypodisc.cli_features", "hypodisc.client")),
+                      "hypodisc.cli_features", "hypodisc.cli_graphs", "hypodisc.client")),
 ]
 
 #: Attributes of ``sys`` that steer where imports come from; the package must leave them alone.

@@ -318,11 +318,16 @@ def _open_label_job(server, page, body: dict, timeout_ms: int = JOB_TIMEOUT_MS) 
     r = httpx.post(f"{server.url}/v1/jobs/label-features", json=body, headers={"X-API-Key": server.key}, timeout=30)
     assert r.status_code == 202, r.text
     job_id = r.json()["id"]
+    _open_job_page(server, page, job_id, "#labels tbody tr", timeout_ms)
+    return job_id
+
+
+def _open_job_page(server, page, job_id: str, ready: str, timeout_ms: int = JOB_TIMEOUT_MS) -> None:
+    """Open a job's page as a user with the key would, until ``ready`` (the result's first row) shows."""
     page.goto(server.url + "/")
     _enter_key(page, server.key)
     page.goto(f"{server.url}/jobs/{job_id}")
-    page.wait_for_selector("#labels tbody tr", timeout=timeout_ms)
-    return job_id
+    page.wait_for_selector(ready, timeout=timeout_ms)
 
 
 def test_label_features_job_page_shows_the_scores_as_text(server, page):
@@ -373,3 +378,95 @@ def test_label_page_highlights_fired_tokens_and_lists_candidates(server, page):
     page.locator("#labels details.examples summary").first.click()
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "labels_page_candidates.png"), full_page=True)
+
+
+def _png(colour: str, i: int) -> bytes:
+    import io
+
+    from PIL import Image, ImageDraw
+
+    img = Image.new("RGB", (96, 96), "white")
+    x = 8 + (i * 5) % 30
+    ImageDraw.Draw(img).rectangle([x, x, x + 44, x + 44], fill=colour)
+    buf = io.BytesIO()
+    img.save(buf, "PNG")
+    return buf.getvalue()
+
+
+def test_image_diff_page_shows_thumbnails_of_support_and_counter_examples(server, page):
+    """Image files (set A) and a zip (set B) uploaded to the declared form route; the job page shows each
+    hypothesis with rendered thumbnails from the right sets, and names as text."""
+    import io
+    import zipfile
+
+    evil = '<img src=x onerror="window.__xss=4">'
+    files = [("a", (f"red{i}.png" if i else f"{evil}.png", _png("red", i), "image/png")) for i in range(16)]
+    blue = io.BytesIO()
+    with zipfile.ZipFile(blue, "w") as z:
+        for i in range(16):
+            z.writestr(f"blue{i}.png", _png("blue", i))
+    files.append(("b", ("blues.zip", blue.getvalue(), "application/zip")))
+    config = {"captioner": "detectors", "ranker": "detectors", "support_examples": 3}
+    r = httpx.post(f"{server.url}/v1/jobs/image-diff/files", headers={"X-API-Key": server.key}, timeout=60,
+                   files=files, data={"hypotheses": json.dumps(["contains red objects", "contains blue objects"]),
+                                      "config": json.dumps(config)})
+    assert r.status_code == 202, r.text
+    job_id = r.json()["id"]
+    _open_job_page(server, page, job_id, "#image-diff-hypotheses .hyp")
+    result = _result(server, job_id)
+    assert [h["hypothesis"] for h in result["hypotheses"]][0] == "contains red objects"
+    assert result["hypotheses"][0]["significant"] and result["hypotheses"][0]["scored_by"] == "detectors"
+    heads = page.locator("#image-diff-hypotheses .hyp h3").all_text_contents()
+    assert heads == [f"{i + 1}. {h['hypothesis']}{' *' if h['significant'] else ''}"
+                     for i, h in enumerate(result["hypotheses"])]
+    first = page.locator("#image-diff-hypotheses .hyp").first
+    strips = first.locator(".strip")
+    for k, key in enumerate(("support", "counter_examples")):
+        names = [f"{e['name']} · {e['score']:.2f}" for e in result["hypotheses"][0][key]]
+        assert strips.nth(k).locator("figcaption").all_text_contents() == names
+    widths = page.locator("#image-diff-hypotheses img").evaluate_all("imgs => imgs.map(i => i.naturalWidth)")
+    assert len(widths) == 2 * 2 * 3 and min(widths) > 0  # every thumbnail decoded and drawn
+    assert page.evaluate("typeof window.__xss") == "undefined"
+    bad = httpx.post(f"{server.url}/v1/jobs/image-diff/files", headers={"X-API-Key": server.key}, timeout=60,
+                     files=files[:-1] + [("b", ("notes.txt", b"not an image", "text/plain"))])
+    assert bad.status_code == 422 and "notes.txt" in bad.json()["error"]["message"]
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "image_diff_page.png"), full_page=True)
+
+
+def test_graph_clusters_page_draws_the_graph_coloured_by_cluster(server, page):
+    """Hand-made circuit-tracer graphs submitted as JSON: the page draws the chosen graph (layers x positions)
+    with each cluster's neurons in its colour, switches graphs, and lists the clusters as the API has them."""
+    from hypodisc.workflows.graph_models import GRAPH_CLUSTERS
+
+    body = GRAPH_CLUSTERS.surfaces.examples.valid()
+    body["graphs"][0]["metadata"]["prompt"] = '<img src=x onerror="window.__xss=5">'
+    body["config"] = {**body["config"], "describe": False}
+    r = httpx.post(f"{server.url}/v1/jobs/graph-clusters", headers={"X-API-Key": server.key}, json=body, timeout=60)
+    assert r.status_code == 202, r.text
+    job_id = r.json()["id"]
+    _open_job_page(server, page, job_id, "#graph-clusters-list .cluster")
+    result = _result(server, job_id)
+    heads = page.locator("#graph-clusters-list .cluster h3").all_text_contents()
+    assert heads == [f"{c['cluster_id']}: {c['label']}" for c in result["clusters"]]
+    member = {n: c["cluster_id"] for c in result["clusters"] for n in c["neurons"]}
+    for k in (0, 1):
+        page.select_option("#graph-clusters-pick", str(k))
+        graph = result["graph_json"][k]
+        drawn = page.locator("#graph-clusters-drawing svg circle").evaluate_all(
+            "cs => cs.map(c => [c.dataset.node, c.dataset.cluster])")
+        want = [[n["node_id"], member.get(f"{n['layer']}_{n['feature']}", "") if n["feature_type"] == "mlp neuron" else ""]
+                for n in graph["nodes"]]
+        assert drawn == want and any(c for _, c in drawn)
+        colours = page.locator('#graph-clusters-drawing circle[data-cluster="c0"]').evaluate_all(
+            "cs => [...new Set(cs.map(c => c.getAttribute('fill')))]")
+        assert len(colours) == 1
+    assert page.locator("#graph-clusters-drawing svg line").count() == len(result["graph_json"][1]["links"])
+    options = page.locator("#graph-clusters-pick option").all_text_contents()
+    assert options[0] == body["graphs"][0]["metadata"]["prompt"]  # shown as text, never parsed as HTML
+    assert page.evaluate("typeof window.__xss") == "undefined"
+    bad = httpx.post(f"{server.url}/v1/jobs/graph-clusters", headers={"X-API-Key": server.key}, timeout=60,
+                     json={**body, "graphs": body["graphs"][:2]})
+    assert bad.status_code == 422 and bad.json()["error"]["code"] == "too_few_graphs"
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "graph_clusters_page.png"), full_page=True)

@@ -49,7 +49,10 @@ def test_label_job_scores_given_explanations_with_progress_per_feature(client):
 def test_label_job_explains_with_the_llm(client):
     feats = planted_features(TECH + BUSINESS, RULES[:1], max_examples=24)
     job = client.submit_label_features(feats, config={"scorers": ["detection"], "n_test_positive": 3,
-                                                      "n_test_negative": 3, "resamples": 50})
+                                                      "n_test_negative": 3, "resamples": 50,
+                                                      # one view, one sample: the service path, not the explainer
+                                                      "views": ["marked"], "samples_per_view": 1,
+                                                      "abstraction": False, "max_candidates": 1})
     result = client.wait(job.id, timeout=600, poll_s=0.5)
     lab = result.features[0]
     assert lab.explanation_source in ("explainer", "none")

@@ -9,6 +9,7 @@ example's ``reply``) and the hashing embedder. What it checks:
 * the valid example through the CLI (its readers' ``to_args`` and the config options), over HTTP with
   ``Client.submit`` and the generated ``Client.submit_<name>``: the same request, and the same result
   as calling the workflow directly (except the declared volatile fields);
+* a declared upload form (multipart files) builds the same request and result as the JSON route;
 * the bad example gives its stable error code to ``check``, to the CLI and over HTTP (both client calls);
 * a queued-then-running job cancels at its next progress step;
 * a job whose worker died resumes from its checkpoints (requeued, attempt 2) without redoing the
@@ -186,6 +187,22 @@ def check_http(workflow: Workflow, client: Client, reference: Any) -> None:
         assert refused.value.code == ex.invalid_code
 
 
+def check_upload(workflow: Workflow, client: Client, reference: Any) -> None:
+    """A declared upload form builds the same request from files: the same result as the JSON route."""
+    upload = workflow.surfaces.upload
+    if upload is None:
+        return
+    files, forms = upload.to_parts(workflow.surfaces.examples.valid())
+    parts = [(field, (name, data)) for field, items in files.items() for name, data in items]
+    base = str(client._http.base_url).rstrip("/")
+    r = httpx.post(f"{base}/v1/jobs/{workflow.name}/files", files=parts, data=forms, timeout=60)
+    assert r.status_code == 202, r.text
+    result = client.wait(r.json()["id"], timeout=60, poll_s=0.05)
+    assert comparable(result, workflow) == comparable(reference, workflow)
+    bad = httpx.post(f"{base}/v1/jobs/{workflow.name}/files", files=parts, data={**forms, "config": "{nope"}, timeout=60)
+    assert bad.status_code == 422 and bad.json()["error"]["code"] == "malformed_json"
+
+
 def check_cancel(workflow: Workflow, client: Client, app: Any, engines: GatedEngines) -> None:
     """A running job (held at its first engine) cancels at its next progress step."""
     job = client.submit(workflow.name, workflow.surfaces.examples.valid())
@@ -248,6 +265,7 @@ def check_workflow(workflow: Workflow, tmp: Path, monkeypatch) -> None:
         with serve(engines, store, tmp) as (client, app):
             check_cancel(workflow, client, app, engines)
             check_http(workflow, client, reference)
+            check_upload(workflow, client, reference)
             check_pages(workflow, client, str(client._http.base_url).rstrip("/"))
     finally:
         store.close()

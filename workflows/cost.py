@@ -29,6 +29,10 @@ class StageCost(BaseModel):
 class Cost(BaseModel):
     stages: list[StageCost] = []
 
+    def stage_times(self, at_least: float = 0.5) -> str:
+        """The stages' wall times as one bracketed line for printers, e.g. ``[propose 59s, confirm 80s]``."""
+        return "[" + ", ".join(f"{st.stage} {st.wall_s:.0f}s" for st in self.stages if st.wall_s >= at_least) + "]"
+
     @property
     def total(self) -> StageCost:
         tot = StageCost(stage="total")

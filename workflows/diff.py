@@ -105,12 +105,29 @@ def quota_sources(sources: Sequence[str | None]) -> list[str | None]:
     return ["whole" if s == ABSTRACTION_SOURCE else s for s in sources]
 
 
-def _bh(p_values: list[float], m: int) -> list[float]:
+def bh_qvalues(p_values: list[float], m: int) -> list[float]:
     """BH q-values of the given p-values among m tests in all (the rest count as p = 1)."""
     if not p_values:
         return []
     padded = np.r_[np.asarray(p_values, float), np.ones(max(0, m - len(p_values)))]
     return stats.false_discovery_control(padded, method="bh")[: len(p_values)].tolist()
+
+
+def record_screen(records: list[CandidateFate], passed: Sequence[int], st) -> None:
+    """Write what successive elimination did with each screened candidate into its fate record."""
+    for j, i in enumerate(passed):
+        r = records[i]
+        r.stage_reached = "screened"
+        r.screen_validity = round(st.validity(j), 4)
+        r.screen_judgments = len(st.scores_a[j]) + len(st.scores_b[j])
+        r.eliminated_round = st.eliminated_at[j]
+
+
+def held_out_fields(s, q: float, alpha: float, floor: float) -> dict:
+    """A HeldOutStats row's fields from a pair score and its q-value (significant: q < alpha and V > floor)."""
+    return dict(hypothesis=s.hypothesis, validity=round(s.validity, 4), p_value=s.p_value, q_value=q,
+                ci=(round(s.ci[0], 4), round(s.ci[1], 4)), auroc=round(s.auroc, 4), mean_a=round(s.mean_a, 4),
+                mean_b=round(s.mean_b, 4), n_a=s.n_a, n_b=s.n_b, significant=bool(q < alpha and s.validity > floor))
 
 
 def _examples(texts: Sequence[str], scores: np.ndarray, k: int, clip: int = 400) -> list[Example]:
@@ -301,12 +318,7 @@ def run_diff(a: Sequence[str], b: Sequence[str], goal: Goal | None = None, confi
             st = successive_elimination(len(passed), range(len(scr_a_t)), range(len(scr_b_t)), score_fn,
                                         keep=cfg.top_k, batch=cfg.screen_batch, level=cfg.screen_level,
                                         progress=lambda d, t: progress(DiffStage.SCREEN, d, t))
-            for j, i in enumerate(passed):
-                r = records[i]
-                r.stage_reached = "screened"
-                r.screen_validity = round(st.validity(j), 4)
-                r.screen_judgments = len(st.scores_a[j]) + len(st.scores_b[j])
-                r.eliminated_round = st.eliminated_at[j]
+            record_screen(records, passed, st)
             survivors = sorted(st.active, key=lambda j: -st.validity(j))[: cfg.top_k]
             finalists = [passed[j] for j in survivors]
         if not finalists:
@@ -331,14 +343,11 @@ def _final(job: _Job, tested: list[int], sa: np.ndarray, sb: np.ndarray, val_a: 
     cfg, cands = job.cfg, job.cands
     floor = cfg.min_validity if kind == "p_yes" else 0.0
     scores = [score_pair(cands[i], sa[i], sb[i]) for i in tested]
-    qs = _bh([s.p_value for s in scores], m=len(cands))
+    qs = bh_qvalues([s.p_value for s in scores], m=len(cands))
     rows = []
     for i, s, q in zip(tested, scores, qs):
         rows.append(HypothesisResult(
-            hypothesis=s.hypothesis, validity=round(s.validity, 4), p_value=s.p_value, q_value=q,
-            ci=(round(s.ci[0], 4), round(s.ci[1], 4)), auroc=round(s.auroc, 4), mean_a=round(s.mean_a, 4),
-            mean_b=round(s.mean_b, 4), n_a=s.n_a, n_b=s.n_b, significant=bool(q < cfg.alpha and s.validity > floor),
-            support=_examples(val_a, sa[i], cfg.support_examples),
+            **held_out_fields(s, q, cfg.alpha, floor), support=_examples(val_a, sa[i], cfg.support_examples),
             counter_examples=_examples(val_b, sb[i], cfg.support_examples)))
     # cosine scores are not probabilities, so the ranker's order is by AUROC, the judge's by validity
     rows.sort(key=(lambda r: -r.auroc) if kind == "cosine" else (lambda r: -r.validity))

@@ -91,7 +91,9 @@ class Example(BaseModel):
     score: float = Field(..., description="P(yes) from the judge, or cosine for the embedding verifier")
 
 
-class HypothesisResult(BaseModel):
+class HeldOutStats(BaseModel):
+    """A hypothesis with its statistics on held-out data: what every difference workflow reports per row."""
+
     hypothesis: str
     validity: float | None = Field(None, description="mean score on A - mean score on B, held-out split")
     p_value: float | None = Field(None, description="one-sided Welch t-test, A > B, held-out split")
@@ -103,6 +105,9 @@ class HypothesisResult(BaseModel):
     n_a: int = 0
     n_b: int = 0
     significant: bool = False
+
+
+class HypothesisResult(HeldOutStats):
     support: list[Example] = Field([], description="A texts that satisfy the hypothesis")
     counter_examples: list[Example] = Field([], description="B texts that satisfy it too")
 

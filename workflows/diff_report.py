@@ -37,7 +37,7 @@ def print_diff(result: DiffResult, title: str, console: Console, err: Console) -
     tot = result.cost.total
     console.print(f"cost: {tot.llm_calls} LLM calls ({tot.judgments} yes/no judgments, {tot.prompt_tokens} prompt + "
                   f"{tot.completion_tokens} generated tokens), {tot.embedded_texts} texts embedded, {tot.wall_s:.0f}s "
-                  f"[{', '.join(f'{st.stage} {st.wall_s:.0f}s' for st in result.cost.stages if st.wall_s >= 0.5)}]; "
+                  f"{result.cost.stage_times()}; "
                   f"seed {result.seed}, {result.backend}:{result.model}", markup=False, highlight=False)
     for w in result.warnings:
         err.print(f"[yellow]warning:[/] {w}", highlight=False)

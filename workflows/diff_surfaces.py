@@ -12,8 +12,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Optional
 
-from hypodisc.errors import HypodiscError
-from hypodisc.workflows.surfaces import CliParam, CliSpec, Examples, InputReader, PageSpec, Surfaces
+from hypodisc.errors import HypodiscError, InputRejected
+from hypodisc.workflows.surfaces import (CliParam, CliSpec, Examples, InputReader, PageSpec, Surfaces, UploadSpec,
+                                        json_form)
 
 
 def _write_corpus(texts: list[str], path: Path) -> str:
@@ -96,6 +97,45 @@ def _title(v: Mapping[str, Any], request: Mapping[str, Any]) -> str:
     return f"{v['a'].name} (A) vs {v['b'].name} (B)"
 
 
+def _upload_corpus(files: list[tuple[str, bytes]], name: str, field: str | None) -> list[str]:
+    from hypodisc.datasets import CorpusError, parse_texts
+
+    texts: list[str] = []
+    for filename, raw in files:
+        try:
+            texts += parse_texts(raw, filename or f"{name}.txt", field)
+        except CorpusError as exc:
+            raise InputRejected(f"file {name}: {exc.message}", code="bad_corpus_file", status=422) from None
+    return texts
+
+
+def _build_upload(files: Mapping[str, list[tuple[str, bytes]]], forms: Mapping[str, str | None]) -> dict:
+    field = forms.get("field")
+    return {"a": _upload_corpus(files["a"], "a", field), "b": _upload_corpus(files["b"], "b", field),
+            "goal": forms.get("goal"), "hypotheses": json_form(forms.get("hypotheses"), "hypotheses"),
+            "config": json_form(forms.get("config"), "config") or {}}
+
+
+def _upload_parts(req: Mapping[str, Any]) -> tuple[dict, dict]:
+    def jsonl(texts: list[str]) -> bytes:
+        return "".join(json.dumps({"text": t}) + "\n" for t in texts).encode()
+
+    forms = {"config": json.dumps(req.get("config") or {})}
+    if isinstance(req.get("goal"), str):
+        forms["goal"] = req["goal"]
+    if req.get("hypotheses") is not None:
+        forms["hypotheses"] = json.dumps(req["hypotheses"])
+    return {"a": [("a.jsonl", jsonl(req["a"]))], "b": [("b.jsonl", jsonl(req["b"]))]}, forms
+
+
+UPLOAD = UploadSpec(
+    files={"a": "corpus A: .jsonl, .json, .csv or .txt (several files are joined)",
+           "b": "corpus B: .jsonl, .json, .csv or .txt (several files are joined)"},
+    forms={"field": "JSON/CSV field holding the text (default: text)", "goal": "research goal, free text",
+           "hypotheses": "JSON list of hypotheses to verify instead of proposing", "config": "DiffConfig as JSON"},
+    build=_build_upload, to_parts=_upload_parts, summary="Submit a diff job with the corpora as uploaded files")
+
+
 # -- the check battery's example: football (A) vs cooking (B), with the proposer on (its output is checkpointed)
 _FOOTBALL = ["football", "goal", "striker", "match", "league"]
 _COOKING = ["recipe", "oven", "flour", "dinner", "sauce"]
@@ -132,4 +172,5 @@ DIFF_SURFACES = Surfaces(
         commands="hypodisc.cli_demo:register"),
     page=PageSpec(script="diff.js", section="diff.html", form="diff_form.html"),
     examples=Examples(valid=_valid, invalid=_invalid, invalid_code="corpus_too_small",
-                      volatile=frozenset({"cost", "warnings"}), reply=scripted_reply))
+                      volatile=frozenset({"cost", "warnings"}), reply=scripted_reply),
+    upload=UPLOAD)

@@ -8,6 +8,7 @@ shared engine that admits as many calls at once as the backend declares it takes
 
 from __future__ import annotations
 
+import importlib
 import threading
 import time
 from collections.abc import Sequence
@@ -78,7 +79,14 @@ class JobEmbedder:
 
 #: every engine a workflow may name in its Needs. A new kind ("captioner", "image_ranker") adds a line
 #: here and a branch in Engines.get: what the CLI says while loading it.
-ENGINE_NAMES: dict[str, str] = {"llm": "the LLM backend", "embedder": "the sentence embedder (minilm)"}
+ENGINE_NAMES: dict[str, str] = {"llm": "the LLM backend", "embedder": "the sentence embedder (minilm)",
+                                "captioner": "the image captioner", "image_ranker": "the CLIP image ranker",
+                                "tracer": "the graph tracer's transformers models"}
+#: engines that are a process-wide registry of models loaded per checkpoint a job names: "module:Class",
+#: built once from the settings and shared by every job (several names may share one registry)
+MODEL_REGISTRIES: dict[str, str] = {"captioner": "hypodisc.workflows.image_engines:ImageModels",
+                                    "image_ranker": "hypodisc.workflows.image_engines:ImageModels",
+                                    "tracer": "hypodisc.workflows.graph_engines:TracingModels"}
 
 
 class Engines:
@@ -99,6 +107,7 @@ class Engines:
         self._given = given
         self._load_lock = threading.Lock()
         self._slots: threading.Semaphore | None = None
+        self._registries: dict[str, object] = {}
 
     def get(self, name: str):
         """The engine a workflow's Needs names (a per-job view where the engine has one)."""
@@ -108,6 +117,13 @@ class Engines:
             return self.embedder()
         if name in self._given:
             return self._given[name]
+        if name in MODEL_REGISTRIES:
+            ref = MODEL_REGISTRIES[name]
+            with self._load_lock:
+                if ref not in self._registries:
+                    module, cls = ref.split(":")
+                    self._registries[ref] = getattr(importlib.import_module(module), cls)(self.settings)
+            return self._registries[ref]
         raise ValueError(f"no engine {name!r} in this process; known: {', '.join(ENGINE_NAMES)}")
 
     def describe(self, name: str) -> str:
@@ -143,6 +159,9 @@ class Engines:
             self._llm.close()
             self._llm = None
         self._embedder = None
+        for models in self._registries.values():
+            models.close()
+        self._registries.clear()
 
 
 class JobEngines:

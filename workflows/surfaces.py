@@ -10,6 +10,8 @@ called): the HTTP client imports it through the workflow declarations.
 * the **page** loads ``service/static/workflows/<script>`` (which calls ``hypodisc.register(name, ...)``)
   and includes the ``section`` (job page) and ``form`` (index page) templates under
   ``service/templates/workflows/``;
+* the **upload** form, if any, is ``POST /v1/jobs/<name>/files``: multipart files and text fields turned
+  into a request by the workflow's ``build`` (corpus files, image folders as many files or a zip);
 * the **examples** are a tiny valid request and a bad one, for :mod:`hypodisc.workflows.checks`.
 """
 
@@ -50,6 +52,9 @@ class InputReader:
     params: tuple[CliParam, ...]
     read: Callable[[Mapping[str, Any]], Mapping[str, Any]]
     to_args: Callable[[Mapping[str, Any], Path], list[str]]
+    #: config fields this reader carries itself (a nested model given as a JSON file...): no option of
+    #: their own, and ``to_args`` writes them back
+    config_fields: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -86,6 +91,39 @@ class PageSpec:
 
 
 @dataclass(frozen=True)
+class UploadSpec:
+    """A multipart submission route, ``POST /v1/jobs/<name>/files``, for data that lives in files.
+
+    ``files`` and ``forms`` map each multipart field to its description (a file field takes one or more
+    files). ``build(files, forms)`` gets ``{field: [(filename, bytes), ...]}`` and ``{field: text or None}``
+    and returns the JSON-like request body; it raises InputRejected naming the bad file or field.
+    """
+
+    files: Mapping[str, str]
+    forms: Mapping[str, str]
+    build: Callable[[Mapping[str, list[tuple[str, bytes]]], Mapping[str, str | None]], dict]
+    #: the inverse of ``build`` for a JSON-like request: (files, forms) that build it back; the check
+    #: battery submits the valid example through the form with it
+    to_parts: Callable[[Mapping[str, Any]], tuple[dict[str, list[tuple[str, bytes]]], dict[str, str]]]
+    summary: str = ""
+
+
+def json_form(value: str | None, what: str) -> Any:
+    """A multipart text field holding JSON (None when absent or blank); malformed JSON is InputRejected."""
+    import json
+
+    from hypodisc.errors import InputRejected
+
+    if value is None or not value.strip():
+        return None
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError as exc:
+        raise InputRejected(f"form field {what} is not valid JSON: {exc.msg} at {exc.pos}", code="malformed_json",
+                            status=422) from None
+
+
+@dataclass(frozen=True)
 class Examples:
     """A tiny valid request (JSON-like; it must run in the fast lane on the scripted backend and the
     hashing embedder) and a bad one with the stable error code it must get everywhere."""
@@ -102,3 +140,4 @@ class Surfaces:
     cli: CliSpec
     page: PageSpec
     examples: Examples
+    upload: UploadSpec | None = None
