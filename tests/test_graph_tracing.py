@@ -72,7 +72,9 @@ def test_direct_effects_on_the_logit_and_on_neurons_add_up(lm, prompt, target, c
     with torch.no_grad():
         logits = lm.model(input_ids=torch.tensor([ids])).logits[0, -1]
     expected = logits[targets[0].token] - (logits[con] if con is not None else 0)
-    assert rows.values[0] == pytest.approx(float(expected), rel=1e-6)
+    # the same forward, but not bit-identical across hosts' kernels: allow float32 rounding of both logits
+    scale = float(abs(logits[targets[0].token]) + (abs(logits[con]) if con is not None else 0))
+    assert rows.values[0] == pytest.approx(float(expected), abs=16 * float(np.finfo(np.float32).eps) * scale)
     assert _conserved(rows.values, rows.remainder).all(), rows.remainder
     # a neuron only hears earlier layers: nothing from its own layer or above
     assert not rows.neurons[1, 25:].any() and not rows.neurons[2, 3:].any()
