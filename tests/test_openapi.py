@@ -39,6 +39,7 @@ FUZZ_SLOW = settings(FUZZ, max_examples=8, phases=[Phase.explicit, Phase.generat
 SLOW = {"POST /v1/verify"}
 
 
+@pytest.mark.fast  # cheap, and a stale file failed CI once: the fast lane catches it first
 def test_committed_openapi_json_is_current():
     committed = (REPO / "openapi.json").read_bytes()
     assert committed == openapi_json().encode(), (
