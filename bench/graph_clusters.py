@@ -3,11 +3,16 @@
     python bench/graph_clusters.py accuracy --model smollm2-135m --out bench/results/graph_accuracy_smollm2.json
     python bench/graph_clusters.py run --model smollm2-135m --split dev --n 40 --out bench/results/graph_sva_dev_smollm2.json
     python bench/graph_clusters.py number bench/results/graph_sva_*.result.json --out bench/results/graph_sva_number.json
+    python bench/graph_clusters.py run --task capitals --model qwen2.5-coder-1.5b --split dev --n 12 --out bench/results/graph_capitals_dev_qwen15b.json
 
 ``accuracy`` measures the model on the tasks before anything is traced: SVA (all 120 prompts of
 ``transluce_circuits_sva_simple_test.jsonl``; correct = the right verb form's logit above the wrong
 one's) and capitals in two forms (two-hop "the state containing {city}" and one-hop "the capital of
 {state}"; correct = the capital's first token is the top next token after "Answer:").
+
+``run --task capitals`` does the same with the one-hop capitals prompts (the form the 1.5B model gets
+right; SmolLM2 gets neither form), the target being the capital's first token against the mean logit; it
+has no known-answer rule, only the table and a hand check.
 
 ``run`` splits the SVA prompts 50/50 by a fixed seed (dev, test; nothing is tuned on either in this
 commit: the workflow runs at its defaults but for the tracer), keeps the first ``n`` of the split that
@@ -61,6 +66,37 @@ def sva_correct(tm, row: dict) -> bool:
     return bool(logits[_first_id(tm.tokenizer, row["clean_answer"])] > logits[_first_id(tm.tokenizer, row["patch_answer"])])
 
 
+CAPITAL_FORMS = {"two-hop": "What is the capital of the state containing {city}?\nAnswer:",
+                 "one-hop": "What is the capital of {state}?\nAnswer:"}
+
+
+def capital_items() -> list[dict]:
+    return json.loads(CAPITALS.read_text())["items"]
+
+
+def capital_correct(tm, template: str, item: dict) -> bool:
+    """The capital's first token is the top next token after the prompt."""
+    return int(_logits(tm, template.format(**item)).argmax()) == _first_id(tm.tokenizer, " " + item["capital"])
+
+
+def task_prompts(tm, task: str, split_name: str) -> tuple[list[dict], int, int]:
+    """(prompts the model gets right in this half, rows in the half, how many it gets right). SVA: target the
+    right verb form against the wrong one; capitals (one-hop): the capital's first token against the mean."""
+    if task == "sva":
+        dev, test = split(sva_rows())
+        rows = dev if split_name == "dev" else test
+        good = [r for r in rows if sva_correct(tm, r)]
+        return ([{"prompt": r["clean_prefix"], "target": r["clean_answer"], "contrast": r["patch_answer"]}
+                 for r in good], len(rows), len(good))
+    dev, test = split(capital_items())
+    rows = dev if split_name == "dev" else test
+    template = CAPITAL_FORMS["one-hop"]
+    good = [it for it in rows if capital_correct(tm, template, it)]
+    return ([{"prompt": template.format(**it),
+              "target": tm.tokenizer.decode([_first_id(tm.tokenizer, " " + it["capital"])])} for it in good],
+            len(rows), len(good))
+
+
 def accuracy(args) -> None:
     from hypodisc.config import load_settings
     from hypodisc.datasets.graph_tracing import load_tracing_model
@@ -68,13 +104,10 @@ def accuracy(args) -> None:
     tm = load_tracing_model(args.model, load_settings().home)
     rows = sva_rows()
     sva = [sva_correct(tm, r) for r in rows]
-    caps = json.loads(CAPITALS.read_text())
-    forms = {"two-hop": "What is the capital of the state containing {city}?\nAnswer:",
-             "one-hop": "What is the capital of {state}?\nAnswer:"}
+    forms = CAPITAL_FORMS
     cap_acc = {}
     for name, template in forms.items():
-        hits = [int(_logits(tm, template.format(**it)).argmax()) == _first_id(tm.tokenizer, " " + it["capital"])
-                for it in caps["items"]]
+        hits = [capital_correct(tm, template, it) for it in capital_items()]
         cap_acc[name] = {"correct": int(sum(hits)), "n": len(hits), "accuracy": round(float(np.mean(hits)), 3)}
     out = {"model": args.model, "sva": {"correct": int(sum(sva)), "n": len(sva), "accuracy": round(float(np.mean(sva)), 3),
                                        "by_case": {c: round(float(np.mean([s for s, r in zip(sva, rows) if r["case"] == c])), 3)
@@ -93,11 +126,8 @@ def run(args) -> None:
     settings = load_settings()
     engines = Engines(settings)
     tm, _ = engines.get("tracer").get(args.model)
-    dev, test = split(sva_rows())
-    rows = dev if args.split == "dev" else test
-    correct = [r for r in rows if sva_correct(tm, r)]
-    chosen = correct[: args.n]
-    prompts = [{"prompt": r["clean_prefix"], "target": r["clean_answer"], "contrast": r["patch_answer"]} for r in chosen]
+    correct, n_rows, n_correct = task_prompts(tm, args.task, args.split)
+    prompts = chosen = correct[: args.n]
     config = {"tracer_model": args.model, "max_nodes": args.max_nodes}
     req = GraphClustersRequest.model_validate({"prompts": prompts, "config": config})
     workflow = get_workflow("graph-clusters")
@@ -110,7 +140,7 @@ def run(args) -> None:
         d = c.description
         row = {"cluster": c.cluster_id, "neurons": len(c.neurons), "layers": c.layers, "label": c.label,
                "reads": [t.token for t in c.inputs[:4]], "promotes": [t.token for t in c.promoted[:4]],
-               "names_number": bool(NUMBER_WORDS.search(c.label or "")),
+               "names_number": bool(NUMBER_WORDS.search(c.label or "")) if args.task == "sva" else None,
                "candidates": [x.text for x in d.candidates] if d else []}
         for scorer in ("simulation", "detection"):
             if d and scorer in d.scores:
@@ -126,12 +156,12 @@ def run(args) -> None:
             row["ablation"] = {"removed_share": c.causal.removed_share, "random_removed_share": c.causal.random_removed_share,
                                "flips": c.causal.flips_ablated, "steered_change": c.causal.steered_change,
                                "flips_steered": c.causal.flips_steered}
-        row["number_cluster"] = row["names_number"] and bool(c.causal and c.causal.removed_share >= 0.5)
+        row["number_cluster"] = bool(row["names_number"] and c.causal and c.causal.removed_share >= 0.5)
         clusters.append(row)
     done = [g.completeness for g in result.graphs if g.completeness is not None]
     summary = {
-        "model": args.model, "split": args.split, "seed": SEED, "split_prompts": len(rows), "model_correct": len(correct),
-        "task_accuracy": round(len(correct) / len(rows), 3), "traced": len(chosen), "max_nodes": args.max_nodes,
+        "model": args.model, "task": args.task, "split": args.split, "seed": SEED, "split_prompts": n_rows,
+        "model_correct": n_correct, "task_accuracy": round(n_correct / n_rows, 3), "traced": len(chosen), "max_nodes": args.max_nodes,
         "describer": result.describer_model, "completeness_median": round(float(np.median(done)), 3) if done else None,
         "k": result.clustering.k, "silhouette": result.clustering.silhouettes[result.clustering.k],
         "p_partition": result.clustering.p_partition, "p_null": result.clustering.p_null,
@@ -139,7 +169,8 @@ def run(args) -> None:
         "seconds_per_graph": round(stage.get("trace", 0.0) / max(len(chosen), 1), 1),
         "seconds_per_cluster_described": round(stage.get("describe", 0.0) / max(2 * len(result.clusters), 1), 1),
         "seconds_per_cluster_intervened": round(stage.get("intervene", 0.0) / max(len(result.clusters), 1), 1),
-        "wall_s": round(wall, 1), "found_number_cluster": any(c["number_cluster"] for c in clusters),
+        "wall_s": round(wall, 1),
+        "found_number_cluster": any(c["number_cluster"] for c in clusters) if args.task == "sva" else None,
         "clusters": clusters, "warnings": result.warnings}
     Path(args.out).write_text(json.dumps(summary, indent=1))
     Path(args.out).with_suffix(".result.json").write_text(result.model_dump_json())
@@ -188,6 +219,8 @@ def main() -> None:
     a.add_argument("--out", required=True)
     r = sub.add_parser("run")
     r.add_argument("--model", default="smollm2-135m")
+    r.add_argument("--task", choices=["sva", "capitals"], default="sva",
+                   help="capitals: the one-hop prompts the model answers right, split 50/50 as SVA is")
     r.add_argument("--split", choices=["dev", "test"], required=True)
     r.add_argument("--n", type=int, default=40)
     r.add_argument("--max-nodes", type=int, default=60)
