@@ -113,6 +113,20 @@ def bh_qvalues(p_values: list[float], m: int) -> list[float]:
     return stats.false_discovery_control(padded, method="bh")[: len(p_values)].tolist()
 
 
+def ranker_aurocs(sa: np.ndarray, sb: np.ndarray) -> list[float]:
+    """Per candidate (row), the AUROC of its scores on set A's texts against set B's: the cheap ranker's order."""
+    labels = np.r_[np.ones(sa.shape[1]), np.zeros(sb.shape[1])]
+    return [float(roc_auc_score(labels, np.r_[sa[i], sb[i]])) for i in range(len(sa))]
+
+
+def record_ranking(records: list[CandidateFate], aurocs: Sequence[float], passed: Sequence[int]) -> None:
+    """Write each candidate's ranker AUROC into its fate record and mark those that passed as ranked."""
+    for i, r in enumerate(records):
+        r.ranker_auroc = round(aurocs[i], 4)
+        if i in passed:
+            r.stage_reached = "ranked"
+
+
 def record_screen(records: list[CandidateFate], passed: Sequence[int], st) -> None:
     """Write what successive elimination did with each screened candidate into its fate record."""
     for j, i in enumerate(passed):
@@ -287,15 +301,11 @@ def run_diff(a: Sequence[str], b: Sequence[str], goal: Goal | None = None, confi
         progress(DiffStage.RANK, 0, 1)
         ea, eb = embedder.encode(scr_a_t), embedder.encode(scr_b_t)
         sa, sb = similarity(cand_emb, ea), similarity(cand_emb, eb)
-        labels = np.r_[np.ones(len(scr_a_t)), np.zeros(len(scr_b_t))]
-        ranker_auroc = [float(roc_auc_score(labels, np.r_[sa[i], sb[i]])) for i in range(len(cands))]
+        ranker_auroc = ranker_aurocs(sa, sb)
         order = sorted(range(len(cands)), key=lambda i: -ranker_auroc[i])
         quota = quota_sources(sources)
         passed = best_of_each_source(order, quota, cfg.ranker_keep)
-        for i, r in enumerate(records):
-            r.ranker_auroc = round(ranker_auroc[i], 4)
-            if i in passed:
-                r.stage_reached = "ranked"
+        record_ranking(records, ranker_auroc, passed)
         progress(DiffStage.RANK, 1, 1)
 
     with meter.stage("screen"):

@@ -20,7 +20,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from sklearn.metrics import roc_auc_score
 
 from hypodisc.backends.base import LLMBackend
 from hypodisc.backends.image_detectors import ImageFacts, describe, detect, fact_scorer
@@ -34,8 +33,8 @@ from hypodisc.verifiers.pair_stats import score_pair
 from hypodisc.verifiers.sequential import successive_elimination
 from hypodisc.workflows.contract import Checkpoints, Engines, NoLimits, Progress, no_progress
 from hypodisc.workflows.cost import CostMeter
-from hypodisc.workflows.diff import (MIN_SCREEN_PER_SIDE, bh_qvalues, held_out_fields, record_screen,
-                                     split_indices)
+from hypodisc.workflows.diff import (MIN_SCREEN_PER_SIDE, bh_qvalues, held_out_fields, ranker_aurocs,
+                                     record_ranking, record_screen, split_indices)
 from hypodisc.workflows.diff_models import CandidateFate, Splits
 from hypodisc.workflows.image_diff_models import (
     CaptionedImage,
@@ -204,13 +203,9 @@ def run_image_diff(a: Sequence[ImageItem], b: Sequence[ImageItem], goal=None, co
                 for h, hyp in enumerate(cands):
                     if fact_scorer(hyp) is not None:
                         cheap_a[h], cheap_b[h] = score([hyp], "a", scr["a"])[0], score([hyp], "b", scr["b"])[0]
-        labels = np.r_[np.ones(len(scr["a"])), np.zeros(len(scr["b"]))]
-        cheap_auroc = [float(roc_auc_score(labels, np.r_[cheap_a[h], cheap_b[h]])) for h in range(len(cands))]
+        cheap_auroc = ranker_aurocs(np.asarray(cheap_a), np.asarray(cheap_b))
         passed = sorted(range(len(cands)), key=lambda h: -cheap_auroc[h])[: cfg.ranker_keep]
-        for h, r in enumerate(records):
-            r.ranker_auroc = round(cheap_auroc[h], 4)
-            if h in passed:
-                r.stage_reached = "ranked"
+        record_ranking(records, cheap_auroc, passed)
         progress(ImageDiffStage.RANK, 1, 1)
 
     with meter.stage("screen"):
